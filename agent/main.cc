@@ -1,0 +1,130 @@
+// mailfleet-agent: the daemon on every mail host. Dials the collector and keeps one stream.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "agent/inventory/inventory.h"
+#include "agent/uplink/uplink.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet::agent {
+namespace {
+
+struct AgentConfig {
+  std::string collector = "127.0.0.1:7443";
+  std::string name;  // default: the host name
+  std::string postfix_config_dir = "/etc/postfix";
+  std::string dovecot_config = "/etc/dovecot/dovecot.conf";
+  std::string state_dir = "/var/lib/mailfleet-agent";
+  std::string log_level = "info";
+  TlsOptions tls;
+};
+
+absl::Status ReadConfigFile(TomlConfig& file, AgentConfig& c) {
+  RETURN_IF_ERROR(file.GetString("collector", &c.collector));
+  RETURN_IF_ERROR(file.GetString("name", &c.name));
+  RETURN_IF_ERROR(file.GetString("postfix_config_dir", &c.postfix_config_dir));
+  RETURN_IF_ERROR(file.GetString("dovecot_config", &c.dovecot_config));
+  RETURN_IF_ERROR(file.GetString("state_dir", &c.state_dir));
+  RETURN_IF_ERROR(file.GetString("log_level", &c.log_level));
+  RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
+  return file.CheckAllKeysUsed();
+}
+
+absl::Status Run(AgentConfig config, const sigset_t& signals) {
+  ASSIGN_OR_RETURN(HostPort target, ParseHostPort(config.collector));
+  ASSIGN_OR_RETURN(auto credentials, MakeChannelCredentials(config.tls, target));
+  if (config.name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    config.name = host;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config.state_dir, ec);
+  if (ec || access(config.state_dir.c_str(), W_OK) != 0) {
+    return absl::PermissionDeniedError(fmt::format(
+        "--state-dir {}: cannot create or write it ({}); choose a writable folder",
+        config.state_dir, ec ? ec.message() : std::strerror(errno)));
+  }
+  chmod(config.state_dir.c_str(), 0700);
+
+  RealClock clock;
+  RealProcessRunner runner;
+  InventoryOptions inventory_options{.postfix_config_dir = config.postfix_config_dir,
+                                     .dovecot_config = config.dovecot_config};
+  Uplink uplink({.target = config.collector, .credentials = credentials, .agent_name = config.name},
+                [&] {
+                  auto inv = CollectInventory(runner, inventory_options);
+                  for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
+                  return inv;
+                },
+                clock);
+  spdlog::info("mailfleet-agent {} as '{}', collector {}, postfix -c {}, dovecot -c {}", kVersion,
+               config.name, config.collector, config.postfix_config_dir, config.dovecot_config);
+  std::thread uplink_thread([&] { uplink.Run(); });
+  int sig = WaitForTerminationSignal(signals);
+  spdlog::info("signal {}: stopping", sig);
+  uplink.Stop();
+  uplink_thread.join();
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace mailfleet::agent
+
+int main(int argc, char** argv) {
+  using namespace mailfleet;
+  using namespace mailfleet::agent;
+  sigset_t signals = BlockTerminationSignals();
+
+  AgentConfig config;
+  std::string config_path = FindConfigFlag(argc, argv);
+  auto file = TomlConfig::Load(config_path);
+  absl::Status loaded = file.ok() ? ReadConfigFile(*file, config) : file.status();
+  if (!loaded.ok()) {
+    std::cerr << "mailfleet-agent: " << loaded.message() << "\n";
+    return 2;
+  }
+
+  CLI::App app{"mailfleet-agent: runs on every mail host; streams its inventory (and later its "
+               "logs and command results) to the collector over one TLS connection it dials.",
+               "mailfleet-agent"};
+  app.set_version_flag("--version", kVersion);
+  app.add_option("--config", config_path, "TOML config file; flags override its keys");
+  app.add_option("--collector", config.collector,
+                 "Collector HOST:PORT (default 127.0.0.1:7443) [collector]");
+  app.add_option("--name", config.name,
+                 "This host's fleet name; must match its certificate's CN (default: host name) "
+                 "[name]");
+  app.add_option("--postfix-config-dir", config.postfix_config_dir,
+                 "Postfix config directory, passed as -c to every Postfix command (default "
+                 "/etc/postfix) [postfix_config_dir]");
+  app.add_option("--dovecot-config", config.dovecot_config,
+                 "Dovecot config file, passed as -c (default /etc/dovecot/dovecot.conf) "
+                 "[dovecot_config]");
+  app.add_option("--state-dir", config.state_dir,
+                 "Folder for the agent's state (default /var/lib/mailfleet-agent) [state_dir]");
+  app.add_option("--log-level", config.log_level,
+                 "trace, debug, info, warn, error (default info) [log_level]");
+  AddTlsFlags(app, config.tls);
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto s = SetupLogging("agent", config.log_level); !s.ok()) {
+    std::cerr << "mailfleet-agent: " << s.message() << "\n";
+    return 2;
+  }
+  absl::Status status = Run(config, signals);
+  if (!status.ok()) {
+    spdlog::error("{}", status.message());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,174 @@
+#include "agent/uplink/uplink.h"
+
+#include <random>
+#include <thread>
+
+#include "agent/uplink/backoff.h"
+#include "common/tls.h"
+#include "common/version.h"
+#include "common/absl_fmt.h"
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet::agent {
+namespace {
+
+std::string RandomId() {
+  std::random_device rd;
+  return fmt::format("{:016x}", (static_cast<uint64_t>(rd()) << 32) | rd());
+}
+
+}  // namespace
+
+Uplink::Uplink(UplinkOptions options, std::function<mailfleet::v1::Inventory()> inventory,
+               const Clock& clock)
+    : options_(std::move(options)),
+      inventory_(std::move(inventory)),
+      clock_(clock),
+      session_id_(RandomId()) {}
+
+void Uplink::Stop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool Uplink::connected() {
+  absl::MutexLock lock(&mu_);
+  return connected_;
+}
+
+void Uplink::WaitFor(std::chrono::milliseconds delay) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(delay));
+}
+
+void Uplink::Run() {
+  Backoff backoff(options_.initial_backoff, options_.max_backoff,
+                  std::random_device{}() ^ std::hash<std::string>{}(options_.agent_name));
+  std::string last_error;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    auto started = clock_.SteadyNow();
+    std::string why = RunStream();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    // A stream that lived a while was a success: start the backoff over.
+    if (clock_.SteadyNow() - started > std::chrono::seconds(30)) backoff.Reset();
+    auto delay = backoff.Next();
+    if (why != last_error || backoff.attempt() % 10 == 1) {
+      spdlog::warn("{}; retrying in {} ms", why, delay.count());
+      last_error = why;
+    }
+    WaitFor(delay);
+  }
+}
+
+std::string Uplink::RunStream() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Our own backoff decides when to dial again; keep gRPC's reconnect short underneath it.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
+  auto channel = grpc::CreateCustomChannel(options_.target, options_.credentials, args);
+  auto stub = mailfleet::v1::AgentService::NewStub(channel);
+
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return "stopping";
+    context_ = &context;
+  }
+  auto clear_context = [&] {
+    absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+    connected_ = false;
+  };
+  auto stream = stub->Connect(&context);
+
+  mailfleet::v1::AgentMessage hello;
+  auto* h = hello.mutable_hello();
+  h->set_agent_name(options_.agent_name);
+  h->set_protocol_version(kProtocolVersion);
+  h->set_session_id(session_id_);
+  *h->mutable_inventory() = inventory_();
+
+  mailfleet::v1::CollectorMessage in;
+  if (!stream->Write(hello) || !stream->Read(&in) || !in.has_welcome()) {
+    grpc::Status status = stream->Finish();
+    clear_context();
+    if (status.ok()) return "the collector closed the stream before welcoming this agent";
+    return ExplainConnectError(options_.target, status.error_code(), status.error_message());
+  }
+  auto interval = options_.default_heartbeat;
+  if (in.welcome().heartbeat_interval_seconds() > 0) {
+    interval = std::chrono::seconds(in.welcome().heartbeat_interval_seconds());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    connected_ = true;
+  }
+  spdlog::info("connected to collector {} at {} as {}", in.welcome().collector_id(),
+               options_.target, options_.agent_name);
+
+  // The reader ends when the stream breaks; it wakes the heartbeat loop through reader_done.
+  absl::Mutex reader_mu;
+  bool reader_done = false;
+  std::thread reader([&] {
+    mailfleet::v1::CollectorMessage message;
+    while (stream->Read(&message)) {
+      // Commands, acks and cancels arrive here once the actions and log pipeline exist; this
+      // version's collector sends none after Welcome.
+      spdlog::debug("collector message {} ignored by this agent version",
+                    static_cast<int>(message.payload_case()));
+    }
+    absl::MutexLock lock(&reader_mu);
+    reader_done = true;
+  });
+
+  uint64_t seq = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&reader_mu);
+      reader_mu.AwaitWithTimeout(absl::Condition(&reader_done), absl::FromChrono(interval));
+      if (reader_done) break;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+    mailfleet::v1::AgentMessage beat;
+    beat.mutable_heartbeat()->set_seq(++seq);
+    *beat.mutable_heartbeat()->mutable_sent_at() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            std::chrono::duration_cast<std::chrono::microseconds>(
+                clock_.Now().time_since_epoch())
+                .count());
+    if (!stream->Write(beat)) break;
+  }
+  {
+    // Unless the collector ended the stream itself (its status is then the one to report),
+    // cancel it so the reader's Read returns.
+    absl::MutexLock lock(&reader_mu);
+    if (!reader_done) context.TryCancel();
+  }
+  reader.join();
+  grpc::Status status = stream->Finish();
+  clear_context();
+  if (status.ok()) return fmt::format("the collector at {} ended the stream", options_.target);
+  return fmt::format("stream to the collector ended: {}",
+                     ExplainConnectError(options_.target, status.error_code(),
+                                         status.error_message()));
+}
+
+}  // namespace mailfleet::agent

@@ -1,0 +1,56 @@
+// The agent's uplink: dials the collector, says Hello with the inventory, then sends
+// heartbeats on the one bidirectional stream until it breaks, and dials again after a
+// jittered backoff (cap 30 s). A collector restart is routine. Run() blocks; Stop() ends it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
+#include "mailfleet/v1/agent.pb.h"
+
+namespace mailfleet::agent {
+
+struct UplinkOptions {
+  std::string target;  // collector HOST:PORT
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string agent_name;
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{30'000};
+  std::chrono::seconds default_heartbeat{5};  // until the collector's Welcome says otherwise
+};
+
+class Uplink {
+ public:
+  // `inventory` is called before every Hello. clock must outlive this.
+  Uplink(UplinkOptions options, std::function<mailfleet::v1::Inventory()> inventory,
+         const Clock& clock);
+
+  // Connects and reconnects until Stop(). Call from one thread.
+  void Run();
+  // Thread-safe; makes Run() return soon.
+  void Stop();
+  bool connected();
+
+ private:
+  // One stream's life: returns when it ends, with why.
+  std::string RunStream();
+  void WaitFor(std::chrono::milliseconds delay);
+
+  const UplinkOptions options_;
+  const std::function<mailfleet::v1::Inventory()> inventory_;
+  const Clock& clock_;
+  const std::string session_id_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live stream's, if any
+};
+
+}  // namespace mailfleet::agent

@@ -1,0 +1,27 @@
+// Output of the CLI: aligned tables for people, JSON for scripts.
+//   std::cout << FormatHostsTable(response.hosts(), now);
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/message.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "mailfleet/v1/control.pb.h"
+
+namespace mailfleet::cli {
+
+// Columns padded to their widest cell, two spaces apart; the header first.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
+
+// "just now", "42s ago", "5m ago", "3h ago", "2d ago"; "never" for the epoch.
+std::string Ago(std::chrono::system_clock::time_point then, std::chrono::system_clock::time_point now);
+
+std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet::v1::Host>& hosts,
+                             std::chrono::system_clock::time_point now);
+
+// The message as one JSON object, with proto field names and default values printed.
+std::string ToJson(const google::protobuf::Message& message);
+
+}  // namespace mailfleet::cli

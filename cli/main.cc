@@ -1,0 +1,213 @@
+// mailfleet: the control CLI. Every operation of the system; tables for people, --json for
+// scripts. Settings: flag > environment (MAILFLEET_*) > config file > built-in default.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "cli/format.h"
+#include "common/flags.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+#include "grpcpp/create_channel.h"
+#include "mailfleet/v1/control.grpc.pb.h"
+
+namespace mailfleet::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+struct CliConfig {
+  std::string collector = "127.0.0.1:7443";
+  int64_t timeout_seconds = 10;
+  TlsOptions tls;
+};
+
+// The config file: --config, else $MAILFLEET_CONFIG, else ~/.config/mailfleet/cli.toml or
+// /etc/mailfleet/cli.toml when they exist.
+std::string DefaultConfigPath(const std::string& from_flag) {
+  if (!from_flag.empty()) return from_flag;
+  if (const char* env = std::getenv("MAILFLEET_CONFIG"); env != nullptr && *env) return env;
+  if (const char* home = std::getenv("HOME"); home != nullptr) {
+    std::string user = std::string(home) + "/.config/mailfleet/cli.toml";
+    if (std::filesystem::exists(user)) return user;
+  }
+  if (std::filesystem::exists("/etc/mailfleet/cli.toml")) return "/etc/mailfleet/cli.toml";
+  return "";
+}
+
+absl::Status LoadSettings(const std::string& path, CliConfig& c) {
+  ASSIGN_OR_RETURN(TomlConfig file, TomlConfig::Load(path));
+  RETURN_IF_ERROR(file.GetString("collector", &c.collector));
+  RETURN_IF_ERROR(file.GetInt("timeout_seconds", &c.timeout_seconds));
+  RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
+  RETURN_IF_ERROR(file.CheckAllKeysUsed());
+  auto env = [](const char* name, std::string& into) {
+    if (const char* v = std::getenv(name); v != nullptr && *v) into = v;
+  };
+  env("MAILFLEET_COLLECTOR", c.collector);
+  env("MAILFLEET_TLS_CA", c.tls.ca_file);
+  env("MAILFLEET_TLS_CERT", c.tls.cert_file);
+  env("MAILFLEET_TLS_KEY", c.tls.key_file);
+  if (const char* v = std::getenv("MAILFLEET_INSECURE"); v != nullptr && std::string(v) == "1") {
+    c.tls.insecure = true;
+  }
+  return absl::OkStatus();
+}
+
+class Client {
+ public:
+  static absl::StatusOr<Client> Connect(const CliConfig& config) {
+    ASSIGN_OR_RETURN(HostPort target, ParseHostPort(config.collector));
+    ASSIGN_OR_RETURN(auto credentials, MakeChannelCredentials(config.tls, target));
+    return Client(config, mailfleet::v1::ControlService::NewStub(
+                              grpc::CreateChannel(config.collector, credentials)));
+  }
+
+  // Calls `method` on the stub with a deadline; errors become sentences for people.
+  template <typename Request, typename Response, typename Method>
+  absl::Status Call(Method method, const Request& request, Response* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(config_.timeout_seconds));
+    grpc::Status status = ((*stub_).*method)(&context, request, response);
+    if (status.ok()) return absl::OkStatus();
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          status.error_message());
+    }
+    return absl::UnavailableError(
+        ExplainConnectError(config_.collector, status.error_code(), status.error_message()));
+  }
+
+ private:
+  Client(CliConfig config, std::unique_ptr<mailfleet::v1::ControlService::Stub> stub)
+      : config_(std::move(config)), stub_(std::move(stub)) {}
+  CliConfig config_;
+  std::unique_ptr<mailfleet::v1::ControlService::Stub> stub_;
+};
+
+int Fail(const absl::Status& status) {
+  std::cerr << "mailfleet: " << status.message() << "\n";
+  return kExitError;
+}
+
+int RunHosts(const CliConfig& config, const std::string& name, bool json) {
+  auto client = Client::Connect(config);
+  if (!client.ok()) return Fail(client.status());
+  auto now = std::chrono::system_clock::now();
+  if (!name.empty()) {
+    mailfleet::v1::GetHostRequest request;
+    request.set_name(name);
+    mailfleet::v1::GetHostResponse response;
+    auto s = client->Call(&mailfleet::v1::ControlService::Stub::GetHost, request, &response);
+    if (!s.ok()) return Fail(s);
+    if (json) {
+      std::cout << ToJson(response.host()) << "\n";
+    } else {
+      google::protobuf::RepeatedPtrField<mailfleet::v1::Host> one;
+      *one.Add() = response.host();
+      std::cout << FormatHostsTable(one, now);
+      const auto& inv = response.host().inventory();
+      std::cout << "\nhostname:     " << inv.hostname() << "\nos:           " << inv.os()
+                << "\nkernel:       " << inv.kernel() << "\nagent:        " << inv.agent_version()
+                << "\npostfix -c:   " << inv.postfix_config_dir()
+                << "\ndovecot -c:   " << inv.dovecot_config()
+                << "\nconfig hash:  " << inv.postfix_config_hash()
+                << "\npeer:         " << response.host().peer() << "\n";
+      for (const auto& e : inv.inventory_errors()) std::cout << "problem:      " << e << "\n";
+    }
+    return kExitOk;
+  }
+  mailfleet::v1::ListHostsResponse response;
+  auto s = client->Call(&mailfleet::v1::ControlService::Stub::ListHosts,
+                        mailfleet::v1::ListHostsRequest(), &response);
+  if (!s.ok()) return Fail(s);
+  if (json) {
+    std::cout << ToJson(response) << "\n";
+  } else if (response.hosts().empty()) {
+    std::cout << "no hosts yet: start mailfleet-agent on a mail host with --collector "
+              << config.collector << "\n";
+  } else {
+    std::cout << FormatHostsTable(response.hosts(), now);
+  }
+  return kExitOk;
+}
+
+int RunVersion(const CliConfig& config, bool json) {
+  mailfleet::v1::GetServerInfoResponse info;
+  absl::Status s = absl::OkStatus();
+  auto client = Client::Connect(config);
+  s = client.ok() ? client->Call(&mailfleet::v1::ControlService::Stub::GetServerInfo,
+                                 mailfleet::v1::GetServerInfoRequest(), &info)
+                  : client.status();
+  if (json) {
+    std::cout << "{\"cli_version\":\"" << kVersion << "\",\"collector\":"
+              << (s.ok() ? ToJson(info) : "null") << "}\n";
+  } else {
+    std::cout << "mailfleet " << kVersion << "\n";
+    if (s.ok()) {
+      std::cout << "collector " << info.collector_id() << " " << info.version() << " (schema "
+                << info.schema_version() << ", database " << info.database() << ")\n";
+    } else {
+      std::cout << "collector: unavailable (" << s.message() << ")\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace mailfleet::cli
+
+int main(int argc, char** argv) {
+  using namespace mailfleet;
+  using namespace mailfleet::cli;
+  signal(SIGPIPE, SIG_IGN);
+
+  CliConfig config;
+  std::string config_path = DefaultConfigPath(FindConfigFlag(argc, argv));
+  if (auto s = LoadSettings(config_path, config); !s.ok()) {
+    std::cerr << "mailfleet: " << s.message() << "\n";
+    return kExitUsage;
+  }
+
+  CLI::App app{"mailfleet: control a fleet of Postfix + Dovecot hosts through the "
+               "mailfleet-collector.\nSettings come from flags, then MAILFLEET_COLLECTOR, "
+               "MAILFLEET_TLS_CA, MAILFLEET_TLS_CERT, MAILFLEET_TLS_KEY, MAILFLEET_INSECURE=1, "
+               "then the config file (--config, $MAILFLEET_CONFIG, ~/.config/mailfleet/cli.toml "
+               "or /etc/mailfleet/cli.toml; keys collector, timeout_seconds, tls.ca, tls.cert, "
+               "tls.key, tls.insecure).",
+               "mailfleet"};
+  app.require_subcommand(1);
+  app.add_option("--config", config_path, "CLI config file (TOML)");
+  app.add_option("--collector", config.collector, "Collector HOST:PORT (default 127.0.0.1:7443)");
+  app.add_option("--timeout", config.timeout_seconds, "Seconds to wait for the collector (default 10)");
+  AddTlsFlags(app, config.tls);
+
+  bool json = false;
+  std::string host_name;
+  auto* hosts = app.add_subcommand("hosts", "List the fleet's hosts, or show one in detail");
+  hosts->add_option("name", host_name, "Show only this host, with its whole inventory");
+  hosts->add_flag("--json", json, "JSON instead of a table");
+  auto* version = app.add_subcommand("version", "Print the CLI's and the collector's versions");
+  version->add_flag("--json", json, "JSON instead of text");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (config.timeout_seconds < 1) {
+    std::cerr << "mailfleet: --timeout must be at least 1 second\n";
+    return kExitUsage;
+  }
+  if (*hosts) return RunHosts(config, host_name, json);
+  if (*version) return RunVersion(config, json);
+  return kExitUsage;
+}

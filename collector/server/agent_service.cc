@@ -1,0 +1,253 @@
+#include "collector/server/agent_service.h"
+
+#include "common/tls.h"
+#include "common/version.h"
+#include "common/absl_fmt.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet::collector {
+namespace {
+
+using mailfleet::v1::AgentMessage;
+using mailfleet::v1::CollectorMessage;
+
+// Host names as fleet identities: what DNS and certificates allow.
+bool ValidHostName(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_';
+    if (!ok) return false;
+  }
+  return name.front() != '-' && name.front() != '.';
+}
+
+const char* PayloadName(AgentMessage::PayloadCase c) {
+  switch (c) {
+    case AgentMessage::kHello: return "Hello";
+    case AgentMessage::kHeartbeat: return "Heartbeat";
+    case AgentMessage::kLogBatch: return "LogBatch";
+    case AgentMessage::kCommandResult: return "CommandResult";
+    case AgentMessage::kBundleChunk: return "BundleChunk";
+    case AgentMessage::PAYLOAD_NOT_SET: return "an empty message";
+  }
+  return "an unknown message";
+}
+
+}  // namespace
+
+class AgentService::Stream final
+    : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
+ public:
+  Stream(AgentService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
+    identity_ = IdentifyPeer(*context->auth_context());
+    session_.peer = context->peer();
+    session_.collector_id = service->options_.collector_id;
+    Touch();
+    service->AddStream(this);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    Touch();
+    switch (in_.payload_case()) {
+      case AgentMessage::kHello:
+        HandleHello();
+        return;
+      case AgentMessage::kHeartbeat:
+        HandleHeartbeat();
+        return;
+      default:
+        Finish(grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            fmt::format("collector {} does not handle {} messages yet; run an agent of the "
+                        "same mailfleet version as the collector",
+                        kVersion, PayloadName(in_.payload_case()))));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the agent failed"));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone() override {
+    service_->Unregister(this);
+    if (registered_) {
+      spdlog::info("agent {} disconnected ({})", session_.host, session_.peer);
+      Store& store = service_->store_;
+      Session session = session_;
+      auto now = service_->clock_.Now();
+      service_->queue_.Post([&store, session, now] {
+        absl::Status s = store.MarkDisconnected(session, now);
+        if (!s.ok()) spdlog::error("agent {}: {}", session.host, s.message());
+      });
+    }
+    delete this;
+  }
+
+  const std::string& host() const { return session_.host; }
+  void Cancel() { context_->TryCancel(); }
+  std::chrono::steady_clock::time_point last_activity() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_activity_.load()));
+  }
+  bool registered() const { return registered_; }
+
+ private:
+  void Touch() {
+    last_activity_ = service_->clock_.SteadyNow().time_since_epoch().count();
+  }
+
+  void HandleHello() {
+    const auto& hello = in_.hello();
+    if (registered_) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream takes one Hello only"));
+      return;
+    }
+    const std::string& name = hello.agent_name();
+    if (!ValidHostName(name)) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          fmt::format("agent name '{}' is not a valid host name (letters, digits, "
+                                      "'.', '-', '_'); set --name",
+                                      name)));
+      return;
+    }
+    if (identity_.authenticated && (identity_.role != "agent" || identity_.common_name != name)) {
+      Finish(grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          fmt::format("the certificate CN={} OU={} may not connect as agent '{}': issue one with "
+                      "`mailfleet-pki DIR issue agent {}`",
+                      identity_.common_name, identity_.role, name, name)));
+      return;
+    }
+    if (hello.protocol_version() != kProtocolVersion) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          fmt::format("agent speaks protocol {}, this collector {}; upgrade the "
+                                      "older of the two",
+                                      hello.protocol_version(), kProtocolVersion)));
+      return;
+    }
+    session_.host = name;
+    // Unique per stream, so the end of an older stream of the same agent process never marks
+    // its newer stream disconnected.
+    session_.session_id = fmt::format("{}/{}", hello.session_id(), service_->next_stream_++);
+    registered_ = true;
+    service_->Register(this);
+    spdlog::info("agent {} connected from {} (postfix {}, dovecot {})", name, session_.peer,
+                 hello.inventory().postfix_version(), hello.inventory().dovecot_version());
+
+    auto inventory = hello.inventory();
+    service_->queue_.Post([this, inventory] {
+      absl::Status s = service_->store_.RegisterHost(session_, inventory, service_->clock_.Now());
+      if (!s.ok()) {
+        spdlog::error("agent {}: {}", session_.host, s.message());
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            fmt::format("the collector cannot store this host now: {}",
+                                        s.message())));
+        return;
+      }
+      out_.Clear();
+      auto* welcome = out_.mutable_welcome();
+      welcome->set_collector_id(service_->options_.collector_id);
+      welcome->set_heartbeat_interval_seconds(
+          static_cast<uint32_t>(service_->options_.heartbeat_interval.count()));
+      StartWrite(&out_);
+    });
+  }
+
+  void HandleHeartbeat() {
+    if (!registered_) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the first message of a stream must be Hello"));
+      return;
+    }
+    service_->queue_.Post([this] {
+      absl::Status s = service_->store_.TouchHost(session_, service_->clock_.Now());
+      if (!s.ok()) spdlog::warn("agent {}: heartbeat not recorded: {}", session_.host, s.message());
+      StartRead(&in_);
+    });
+  }
+
+  AgentService* const service_;
+  grpc::CallbackServerContext* const context_;
+  PeerIdentity identity_;
+  Session session_;
+  bool registered_ = false;
+  std::atomic<int64_t> last_activity_{0};
+  AgentMessage in_;
+  CollectorMessage out_;
+};
+
+AgentService::AgentService(Store& store, WorkQueue& queue, const Clock& clock,
+                           AgentServiceOptions options)
+    : store_(store), queue_(queue), clock_(clock), options_(std::move(options)) {
+  reaper_ = std::thread([this] { ReaperLoop(); });
+}
+
+AgentService::~AgentService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  reaper_.join();
+}
+
+grpc::ServerBidiReactor<AgentMessage, CollectorMessage>* AgentService::Connect(
+    grpc::CallbackServerContext* context) {
+  return new Stream(this, context);
+}
+
+void AgentService::AddStream(Stream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.insert(stream);
+}
+
+void AgentService::Register(Stream* stream) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = by_host_.emplace(stream->host(), stream);
+  if (!inserted && it->second != stream) {
+    spdlog::info("agent {} reconnected; closing its older stream", stream->host());
+    it->second->Cancel();
+    it->second = stream;
+  }
+}
+
+void AgentService::Unregister(Stream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(stream);
+  auto it = by_host_.find(stream->host());
+  if (it != by_host_.end() && it->second == stream) by_host_.erase(it);
+}
+
+size_t AgentService::ConnectedCount() {
+  absl::MutexLock lock(&mu_);
+  return by_host_.size();
+}
+
+void AgentService::ReaperLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(1));
+    auto now = clock_.SteadyNow();
+    for (Stream* stream : streams_) {
+      if (now - stream->last_activity() > options_.stale_after) {
+        spdlog::warn("agent {} silent for over {}s; closing its stream",
+                     stream->registered() ? stream->host() : "(before Hello)",
+                     options_.stale_after.count());
+        stream->Cancel();
+      }
+    }
+  }
+}
+
+}  // namespace mailfleet::collector

@@ -1,0 +1,62 @@
+// AgentService: one callback reactor per agent stream (DESIGN.md "Wire protocol").
+// Each stream has at most one read, one write or one store task outstanding at any time; store
+// work runs on the WorkQueue, never in a gRPC callback. A host's newer stream replaces its
+// older one, and a stream silent for longer than stale_after is cancelled.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "collector/server/work_queue.h"
+#include "collector/store/store.h"
+#include "common/clock.h"
+#include "mailfleet/v1/agent.grpc.pb.h"
+
+namespace mailfleet::collector {
+
+struct AgentServiceOptions {
+  std::string collector_id;
+  std::chrono::seconds heartbeat_interval{5};  // told to agents in Welcome
+  std::chrono::seconds stale_after{20};        // no message for this long: stream cancelled
+};
+
+class AgentService final : public mailfleet::v1::AgentService::CallbackService {
+ public:
+  // store, queue and clock must outlive this service and the server it is registered with.
+  AgentService(Store& store, WorkQueue& queue, const Clock& clock, AgentServiceOptions options);
+  // Stops the stale-stream reaper. Call after the server has shut down.
+  ~AgentService() override;
+
+  grpc::ServerBidiReactor<mailfleet::v1::AgentMessage, mailfleet::v1::CollectorMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+  // The number of streams that have said Hello and are open.
+  size_t ConnectedCount();
+
+ private:
+  class Stream;
+  void AddStream(Stream* stream);
+  void Register(Stream* stream);
+  void Unregister(Stream* stream);
+  void ReaperLoop();
+
+  Store& store_;
+  WorkQueue& queue_;
+  const Clock& clock_;
+  const AgentServiceOptions options_;
+
+  absl::Mutex mu_;
+  std::set<Stream*> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Stream*> by_host_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<uint64_t> next_stream_{1};
+  std::thread reaper_;
+};
+
+}  // namespace mailfleet::collector

@@ -1,0 +1,39 @@
+// ControlService: the CLI's queries. Unary calls on gRPC's sync thread pool (they read the
+// store directly). Callers must present a client certificate (OU=client) unless plaintext.
+#pragma once
+
+#include <string>
+
+#include "collector/store/store.h"
+#include "mailfleet/v1/control.grpc.pb.h"
+
+namespace mailfleet::collector {
+
+struct ControlServiceOptions {
+  std::string collector_id;
+  std::string database_label;  // "embedded" or the server, for GetServerInfo
+};
+
+class ControlService final : public mailfleet::v1::ControlService::Service {
+ public:
+  // store must outlive this service.
+  ControlService(Store& store, ControlServiceOptions options)
+      : store_(store), options_(std::move(options)) {}
+
+  grpc::Status ListHosts(grpc::ServerContext* context, const mailfleet::v1::ListHostsRequest*,
+                         mailfleet::v1::ListHostsResponse* response) override;
+  grpc::Status GetHost(grpc::ServerContext* context, const mailfleet::v1::GetHostRequest* request,
+                       mailfleet::v1::GetHostResponse* response) override;
+  grpc::Status GetServerInfo(grpc::ServerContext* context,
+                             const mailfleet::v1::GetServerInfoRequest*,
+                             mailfleet::v1::GetServerInfoResponse* response) override;
+
+ private:
+  Store& store_;
+  const ControlServiceOptions options_;
+};
+
+// HostRecord to its wire form.
+void ToProto(const HostRecord& record, mailfleet::v1::Host* host);
+
+}  // namespace mailfleet::collector

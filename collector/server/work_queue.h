@@ -1,0 +1,32 @@
+// A single worker thread running posted tasks in order. gRPC callbacks must never block, so
+// they post their store work here and continue the stream from the task.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace mailfleet::collector {
+
+class WorkQueue {
+ public:
+  WorkQueue();
+  // Runs every task already posted, then joins the worker.
+  ~WorkQueue();
+
+  // Thread-safe. Tasks run one at a time, in the order posted.
+  void Post(std::function<void()> task);
+
+ private:
+  void Loop();
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread worker_;
+};
+
+}  // namespace mailfleet::collector

@@ -1,0 +1,205 @@
+#include "collector/store/embedded_postgres.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "pqxx/pqxx"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet::collector {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr size_t kMaxSocketPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+
+absl::StatusOr<std::string> FindBinDir(const std::string& configured) {
+  if (!configured.empty()) {
+    if (access((configured + "/pg_ctl").c_str(), X_OK) != 0) {
+      return absl::NotFoundError(fmt::format("no pg_ctl in {}", configured));
+    }
+    return configured;
+  }
+  std::vector<std::pair<int, std::string>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+    std::string bin = entry.path().string() + "/bin";
+    int major = std::atoi(entry.path().filename().c_str());
+    if (major > 0 && access((bin + "/initdb").c_str(), X_OK) == 0 &&
+        access((bin + "/pg_ctl").c_str(), X_OK) == 0) {
+      found.emplace_back(major, bin);
+    }
+  }
+  if (found.empty()) {
+    return absl::FailedPreconditionError(
+        "the embedded database needs the PostgreSQL server binaries (initdb, pg_ctl) under "
+        "/usr/lib/postgresql/*/bin and none are installed: run `apt-get install postgresql`, "
+        "or give --database URL to use an existing PostgreSQL server");
+  }
+  std::sort(found.begin(), found.end());
+  return found.back().second;
+}
+
+std::string Tail(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > max_bytes) text = text.substr(text.size() - max_bytes);
+  return text;
+}
+
+// PostgreSQL running as `uid` must be able to walk down to `dir`.
+absl::Status CheckReachable(const fs::path& dir, uid_t uid, const std::string& user) {
+  for (fs::path p = dir.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) == 0 && st.st_uid != uid && (st.st_mode & S_IXOTH) == 0) {
+      return absl::PermissionDeniedError(fmt::format(
+          "the embedded PostgreSQL runs as user '{}' and cannot enter {} (mode {:o}): make it "
+          "searchable (chmod o+x {}) or choose a --data-dir elsewhere, e.g. under /var/lib",
+          user, p.string(), st.st_mode & 07777, p.string()));
+    }
+    if (p == p.root_path()) break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
+    const EmbeddedPostgresOptions& options, ProcessRunner& runner) {
+  ASSIGN_OR_RETURN(std::string bin_dir, FindBinDir(options.bin_dir));
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is empty");
+  std::error_code ec;
+  fs::path data_dir = fs::absolute(options.data_dir, ec);
+  fs::path cluster = data_dir / "postgres";
+  if ((cluster / ".s.PGSQL.5432").string().size() > kMaxSocketPath) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--data-dir {} is too long for a unix socket path (at most {} bytes in all); choose a "
+        "shorter one",
+        data_dir.string(), kMaxSocketPath - 24));
+  }
+
+  RunOptions as_user;
+  as_user.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"};
+  uid_t uid = geteuid();
+  std::string user_name = "the current user";
+  if (uid == 0) {
+    passwd* pw = getpwnam(options.run_as.c_str());
+    if (pw == nullptr) {
+      return absl::FailedPreconditionError(fmt::format(
+          "running as root, the embedded PostgreSQL must run as an unprivileged user, and "
+          "user '{}' does not exist: install the postgresql package (it creates 'postgres') "
+          "or name another user with --embedded-db-user",
+          options.run_as));
+    }
+    uid = pw->pw_uid;
+    as_user.uid = pw->pw_uid;
+    as_user.gid = pw->pw_gid;
+    as_user.env.push_back(fmt::format("HOME={}", cluster.string()));
+    user_name = options.run_as;
+  }
+
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(fmt::format("cannot create --data-dir {}: {}",
+                                                   data_dir.string(), ec.message()));
+  }
+  RETURN_IF_ERROR(CheckReachable(cluster, uid, user_name));
+  auto pg = std::unique_ptr<EmbeddedPostgres>(
+      new EmbeddedPostgres(bin_dir, cluster.string(), as_user, runner));
+
+  if (!fs::exists(cluster / "PG_VERSION")) {
+    fs::create_directories(cluster, ec);
+    if (ec || chmod(cluster.c_str(), 0700) != 0 ||
+        (as_user.uid && chown(cluster.c_str(), *as_user.uid, *as_user.gid) != 0)) {
+      return absl::PermissionDeniedError(
+          fmt::format("cannot prepare {} for the embedded PostgreSQL", cluster.string()));
+    }
+    spdlog::info("creating the embedded PostgreSQL cluster in {}", cluster.string());
+    RunOptions init = as_user;
+    init.argv = {bin_dir + "/initdb", "-D", cluster.string(), "-U", "mailfleet",
+                 "--auth=trust",      "-E", "UTF8",           "--locale=C.UTF-8"};
+    init.timeout = std::chrono::seconds(120);
+    ASSIGN_OR_RETURN(RunResult r, runner.Run(init));
+    if (!r.ok()) {
+      return absl::InternalError(fmt::format("initdb in {} failed ({}); output:\n{}{}",
+                                             cluster.string(), r.Describe(), r.out, r.err));
+    }
+    // No TCP at all; the socket lives beside the data and only its owner (and root) may use it.
+    std::ofstream conf(cluster / "postgresql.conf", std::ios::app);
+    conf << "\n# mailfleet embedded cluster\n"
+         << "listen_addresses = ''\n"
+         << "unix_socket_directories = '" << cluster.string() << "'\n"
+         << "unix_socket_permissions = 0700\n"
+         << "logging_collector = off\n";
+    if (!conf) return absl::InternalError("cannot write postgresql.conf of the embedded cluster");
+  }
+
+  ASSIGN_OR_RETURN(RunResult status, pg->PgCtl({"status"}, std::chrono::seconds(10)));
+  if (status.exit_code == 0) {
+    spdlog::warn("the embedded PostgreSQL in {} was still running (left by an earlier "
+                 "collector); using it",
+                 cluster.string());
+  } else {
+    std::string log = (cluster / "server.log").string();
+    ASSIGN_OR_RETURN(RunResult r, pg->PgCtl({"start", "-w", "-t", "120", "-l", log},
+                                            std::chrono::seconds(130)));
+    if (!r.ok()) {
+      return absl::InternalError(fmt::format(
+          "the embedded PostgreSQL in {} did not start ({}); the end of {}:\n{}",
+          cluster.string(), r.Describe(), log, Tail(log, 2000)));
+    }
+    spdlog::info("embedded PostgreSQL started in {}", cluster.string());
+  }
+  pg->running_ = true;
+
+  try {
+    pqxx::connection admin(fmt::format("host={} dbname=postgres user=mailfleet", cluster.string()));
+    pqxx::nontransaction tx(admin);
+    if (tx.exec("SELECT 1 FROM pg_database WHERE datname = 'mailfleet'").empty()) {
+      tx.exec("CREATE DATABASE mailfleet");
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        fmt::format("cannot create database 'mailfleet' in the embedded cluster: {}", e.what()));
+  }
+  return pg;
+}
+
+EmbeddedPostgres::~EmbeddedPostgres() {
+  absl::Status s = Stop();
+  if (!s.ok()) spdlog::error("{}", s.message());
+}
+
+absl::StatusOr<RunResult> EmbeddedPostgres::PgCtl(std::vector<std::string> args,
+                                                  std::chrono::seconds timeout) {
+  RunOptions run = as_user_;
+  run.argv = {bin_dir_ + "/pg_ctl", "-D", cluster_dir_};
+  run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.timeout = timeout;
+  return runner_.Run(run);
+}
+
+absl::Status EmbeddedPostgres::Stop() {
+  if (!running_) return absl::OkStatus();
+  running_ = false;
+  ASSIGN_OR_RETURN(RunResult r, PgCtl({"stop", "-m", "fast", "-w", "-t", "60"},
+                                      std::chrono::seconds(70)));
+  if (!r.ok()) {
+    return absl::InternalError(fmt::format("stopping the embedded PostgreSQL in {} failed: {}",
+                                           cluster_dir_, r.Describe()));
+  }
+  spdlog::info("embedded PostgreSQL stopped");
+  return absl::OkStatus();
+}
+
+std::string EmbeddedPostgres::conninfo() const {
+  return fmt::format("host={} dbname=mailfleet user=mailfleet", cluster_dir_);
+}
+
+}  // namespace mailfleet::collector

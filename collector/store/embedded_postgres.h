@@ -1,0 +1,54 @@
+// The embedded default database: a private PostgreSQL cluster in the collector's data folder,
+// created on first start with the system's initdb, started with pg_ctl (unix socket inside the
+// folder, no TCP port), reused on the next start and stopped on shutdown. As root it runs as
+// an unprivileged system user, since PostgreSQL refuses to run as root.
+//   ASSIGN_OR_RETURN(auto pg, EmbeddedPostgres::Start({.data_dir = "/var/lib/mailfleet"}, runner));
+//   PgStore::Create(pg->conninfo(), ...);
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/process_runner.h"
+
+namespace mailfleet::collector {
+
+struct EmbeddedPostgresOptions {
+  std::string data_dir;             // the cluster lives in data_dir/postgres
+  std::string run_as = "postgres";  // the system user when we are root
+  std::string bin_dir;              // empty: the newest /usr/lib/postgresql/*/bin
+};
+
+class EmbeddedPostgres {
+ public:
+  // Initializes the cluster if needed, starts it (or adopts one left running by a crashed
+  // collector) and makes sure database "mailfleet" exists. `runner` must outlive this.
+  static absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> Start(
+      const EmbeddedPostgresOptions& options, ProcessRunner& runner);
+  ~EmbeddedPostgres();  // Stop()
+
+  // Stops the server (fast shutdown). Idempotent.
+  absl::Status Stop();
+
+  // libpq connection string for database "mailfleet" over the private socket.
+  std::string conninfo() const;
+  const std::string& cluster_dir() const { return cluster_dir_; }
+
+ private:
+  EmbeddedPostgres(std::string bin_dir, std::string cluster_dir, RunOptions as_user,
+                   ProcessRunner& runner)
+      : bin_dir_(std::move(bin_dir)),
+        cluster_dir_(std::move(cluster_dir)),
+        as_user_(std::move(as_user)),
+        runner_(runner) {}
+  absl::StatusOr<RunResult> PgCtl(std::vector<std::string> args, std::chrono::seconds timeout);
+
+  const std::string bin_dir_;
+  const std::string cluster_dir_;
+  const RunOptions as_user_;  // uid/gid/env for every server binary
+  ProcessRunner& runner_;
+  bool running_ = false;
+};
+
+}  // namespace mailfleet::collector
