@@ -1,0 +1,76 @@
+// The embedded default: a private cluster made with the system's initdb and pg_ctl.
+#include "collector/store/embedded_postgres.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "collector/store/pg_store.h"
+#include "gtest/gtest.h"
+
+namespace mailfleet::collector {
+namespace {
+
+TEST(EmbeddedPostgresTest, SurvivesACollectorRestartWithItsData) {
+  // Under /tmp (mode 1777), so the unprivileged database user can reach it.
+  std::string dir = "/tmp/mailfleet-embedded-test-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  RealProcessRunner runner;
+  Session session{.host = "h1", .session_id = "s/1", .collector_id = "c", .peer = "p"};
+  {
+    auto pg = EmbeddedPostgres::Start({.data_dir = dir}, runner);
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    auto store = PgStore::Create((*pg)->conninfo(), {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    mailfleet::v1::Inventory inv;
+    inv.set_postfix_version("3.7.11");
+    ASSERT_TRUE((*store)->RegisterHost(session, inv, std::chrono::system_clock::now()).ok());
+    EXPECT_TRUE(std::filesystem::exists(dir + "/postgres/PG_VERSION"));
+    // No TCP port: the socket lives in the cluster folder.
+    EXPECT_TRUE(std::filesystem::exists(dir + "/postgres/.s.PGSQL.5432"));
+  }  // store closed, then the server stopped
+  EXPECT_FALSE(std::filesystem::exists(dir + "/postgres/postmaster.pid"));
+  {
+    auto pg = EmbeddedPostgres::Start({.data_dir = dir}, runner);
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    auto store = PgStore::Create((*pg)->conninfo(), {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto host = (*store)->GetHost("h1");
+    ASSERT_TRUE(host.ok()) << host.status();
+    EXPECT_EQ(host->inventory.postfix_version(), "3.7.11");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EmbeddedPostgresTest, AnUnreachableDataDirIsExplained) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands the cluster to another user";
+  std::string parent = "/tmp/mailfleet-embedded-closed-" + std::to_string(getpid());
+  std::filesystem::create_directories(parent);
+  chmod(parent.c_str(), 0700);
+  RealProcessRunner runner;
+  auto pg = EmbeddedPostgres::Start({.data_dir = parent + "/data"}, runner);
+  std::filesystem::remove_all(parent);
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(pg.status().message().find("chmod o+x " + parent), std::string::npos) << pg.status();
+}
+
+TEST(EmbeddedPostgresTest, AMissingRunAsUserIsExplained) {
+  if (geteuid() != 0) GTEST_SKIP() << "the run-as user matters only for root";
+  RealProcessRunner runner;
+  auto pg = EmbeddedPostgres::Start({.data_dir = "/tmp/mailfleet-nouser", .run_as = "mailfleet-no-such-user"},
+                                    runner);
+  ASSERT_FALSE(pg.ok());
+  EXPECT_NE(pg.status().message().find("mailfleet-no-such-user"), std::string::npos);
+}
+
+TEST(EmbeddedPostgresTest, MissingServerBinariesSayWhatToInstall) {
+  RealProcessRunner runner;
+  auto pg = EmbeddedPostgres::Start({.data_dir = "/tmp/mailfleet-nobin", .bin_dir = "/nonexistent/bin"},
+                                    runner);
+  ASSERT_FALSE(pg.ok());
+  EXPECT_NE(pg.status().message().find("pg_ctl"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailfleet::collector
