@@ -11,6 +11,7 @@
 #include "common/flags.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "grpc/support/log.h"
 #include "grpcpp/create_channel.h"
 #include "mailfleet/v1/control.grpc.pb.h"
 
@@ -168,6 +169,9 @@ int main(int argc, char** argv) {
   using namespace mailfleet;
   using namespace mailfleet::cli;
   signal(SIGPIPE, SIG_IGN);
+  // gRPC's own log lines (handshake failures and the like) would repeat, less clearly, what
+  // the error message below says.
+  gpr_set_log_function([](gpr_log_func_args*) {});
 
   CliConfig config;
   std::string config_path = DefaultConfigPath(FindConfigFlag(argc, argv));

@@ -158,9 +158,18 @@ std::string ExplainConnectError(const std::string& target, int grpc_code,
   }
   if (has("alert") || has("handshake") || has("Handshake") || has("SSL")) {
     return fmt::format(
-        "TLS handshake with {} failed: the collector refused this certificate or speaks "
-        "plaintext. Check that --tls-cert was issued by the collector's fleet CA "
+        "TLS handshake with {} failed: the collector refused this program's certificate or "
+        "speaks plaintext. Check that --tls-cert was issued by the collector's fleet CA "
         "(mailfleet-pki DIR issue client|agent NAME) ({})",
+        target, m);
+  }
+  if (has("Socket closed") || has("Connection reset by peer")) {
+    // With TLS 1.3 a server that rejects the client's certificate just closes the socket
+    // after the handshake; the client sees no alert.
+    return fmt::format(
+        "the collector at {} closed the connection: most often it refused this program's "
+        "certificate (--tls-cert must be issued by the fleet CA the collector trusts, with "
+        "mailfleet-pki DIR issue client|agent NAME), or it is shutting down ({})",
         target, m);
   }
   if (grpc_code == grpc::StatusCode::UNAVAILABLE) {

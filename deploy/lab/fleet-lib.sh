@@ -30,6 +30,7 @@ fleet_start_collector() {
     --tls-key "$PKI/collector.key" --ready-file "$RUN/collector.ready" "$@" \
     </dev/null >>"$RUN/collector.log" 2>&1 &
   echo $! > "$RUN/collector.pid"
+  disown $!
   local i
   for ((i = 0; i < 1200; i++)); do
     [ -s "$RUN/collector.ready" ] && return 0
@@ -42,7 +43,7 @@ fleet_start_collector() {
 
 fleet_pid_alive() {
   local pid=$1
-  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat")" != Z ]
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
 }
 
 # fleet_stop PIDFILE [SIGNAL]: ends that process and waits for it (up to 30 s).
@@ -70,6 +71,7 @@ fleet_start_agent() {
     --state-dir "$STATE_DIR" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/$host.crt" \
     --tls-key "$PKI/$host.key" "$@" </dev/null >>"$RUN/agent-$host.log" 2>&1 &
   echo $! > "$RUN/agent-$host.pid"
+  disown $!
 }
 
 fleet_stop_agent() { fleet_stop "$RUN/agent-$1.pid" "${2:-TERM}"; }

@@ -58,7 +58,7 @@ TEST(TlsTest, ConnectErrorsBecomeAdvice) {
                 .find("--tls-ca does not trust"),
             std::string::npos);
   EXPECT_NE(ExplainConnectError("c:1", 14, "Ssl handshake failed: SSL_ERROR_SSL: tlsv13 alert")
-                .find("refused this certificate"),
+                .find("refused this program's certificate"),
             std::string::npos);
 }
 

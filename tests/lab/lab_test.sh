@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Lab tests: the real programs over TLS against the lab fleet of real Postfix + Dovecot hosts.
+# Started by tests/run.sh (MAILFLEET_BIN = the folder with the built programs). Brings the lab
+# up, runs the checks, and takes everything down again; prints "lab: N passed, M failed".
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${MAILFLEET_BIN:?set MAILFLEET_BIN to the folder with the built programs}
+LAB=$REPO/deploy/lab/mailfleet-lab
+WORK=$(mktemp -d /tmp/mailfleet-lab-test.XXXXXX)
+chmod 711 "$WORK"
+PKI=$WORK/pki
+RUN=$WORK/run
+PORT=17443
+export MFLAB_ROOT=$WORK/lab
+# shellcheck source=../../deploy/lab/fleet-lib.sh
+. "$REPO/deploy/lab/fleet-lib.sh"
+
+passes=0
+fails=0
+ok() { passes=$((passes + 1)); echo "ok - $1"; }
+not_ok() { fails=$((fails + 1)); echo "not ok - $1"; [ $# -lt 2 ] || echo "$2" | sed 's/^/    # /' | head -n 20; }
+# check DESCRIPTION CMD...: one test; CMD's output is shown when it fails.
+check() {
+  local what=$1 out; shift
+  if out=$("$@" 2>&1); then ok "$what"; else not_ok "$what" "$out"; fi
+}
+# within SECONDS CMD...: true as soon as CMD succeeds, polling every 0.2 s.
+within() {
+  local limit=$1 i; shift
+  for ((i = 0; i < limit * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  "$@"
+}
+not() { ! "$@"; }
+
+netns_was_mounted=0
+mountpoint -q /run/netns 2>/dev/null && netns_was_mounted=1
+
+finish() {
+  local f
+  if [ $fails -gt 0 ]; then
+    mkdir -p /tmp/mailfleet-lab-logs && cp -r "$RUN"/*.log /tmp/mailfleet-lab-logs/ 2>/dev/null
+    echo "lab: logs of the failed run kept in /tmp/mailfleet-lab-logs"
+  fi
+  for f in "$RUN"/*.pid; do [ -e "$f" ] && fleet_stop "$f" KILL; done
+  "$LAB" down >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+  echo "lab: $passes passed, $fails failed"
+}
+trap finish EXIT
+
+if ip netns list 2>/dev/null | grep -q '^mflab-'; then
+  not_ok "a lab is running already (mflab-* namespaces): stop it first with deploy/quickstart.sh down"
+  exit 1
+fi
+
+# --- The fleet comes up -------------------------------------------------------------------
+start=$(date +%s%N)
+if ! "$LAB" up --hosts 3 >"$WORK/up.log" 2>&1; then
+  not_ok "lab up" "$(cat "$WORK/up.log")"
+  exit 1
+fi
+ok "lab up: 3 hosts in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+fleet_pki 3
+fleet_start_collector "$WORK/collector" --heartbeat-interval 1 --stale-after 5
+for k in 1 2 3; do fleet_start_agent "h$k"; done
+
+connected_is() { test "$(fleet_connected_count)" -eq "$1"; }
+maildir_count() { find "$MFLAB_ROOT/h$1/mail/$2/Maildir/new" -type f 2>/dev/null | wc -l; }
+maildir_above() { test "$(maildir_count "$1" "$2")" -gt "$3"; }
+check "all three agents connected within 10 s" within 10 connected_is 3
+
+hosts_json() { fleet_cli hosts --json; }
+inventory_ok() {
+  local json k
+  json=$(hosts_json) || return 1
+  for k in 1 2 3; do
+    echo "$json" | grep -Eq "\"name\":\"h$k\",\"inventory\":\{[^}]*\"addresses\":\[\"198\.18\.0\.1$k\"\][^}]*\"postfix_version\":\"3\.7\.[0-9]+\",\"dovecot_version\":\"2\.3\.[0-9.]+\"" ||
+      { echo "h$k missing or wrong in: $json"; return 1; }
+  done
+}
+check "hosts --json: h1..h3 with their address, Postfix 3.7.x and Dovecot 2.3.x" inventory_ok
+table_has_three() { test "$(fleet_cli hosts | grep -c ' connected ')" -eq 3; }
+check "hosts table lists three connected hosts" table_has_three
+
+# --- The lab itself: routing and every fault, so later checks can trust it ---------------------
+log_has() { grep -q -- "$2" "$MFLAB_ROOT/h$1/log/mail.log"; }
+
+id=$("$LAB" send h1 alice@h3.lab.test)
+check "mail h1 -> alice@h3 is delivered through h2" within 15 maildir_above 3 alice 0
+check "h2 relayed it to h3" log_has 2 "to=<alice@h3.lab.test>, relay=h3.lab.test"
+
+port_open() { "$LAB" exec "h$1" timeout 3 bash -c "exec 3<>/dev/tcp/198.18.0.1$2/$3"; }
+
+"$LAB" fault postfix-stopped h2 >/dev/null
+check "fault postfix-stopped: h2 port 25 closed" not port_open 1 2 25
+"$LAB" heal postfix-stopped h2 >/dev/null
+check "heal postfix-stopped: h2 port 25 open" within 10 port_open 1 2 25
+
+"$LAB" fault dovecot-stopped h3 >/dev/null
+check "fault dovecot-stopped: h3 IMAP closed" not port_open 3 3 143
+"$LAB" heal dovecot-stopped h3 >/dev/null
+check "heal dovecot-stopped: h3 IMAP open" within 10 port_open 3 3 143
+
+"$LAB" fault port25-blocked h2 >/dev/null
+check "fault port25-blocked: h1 cannot reach h2:25" not port_open 1 2 25
+check "fault port25-blocked: h2 IMAP still reachable" port_open 1 2 143
+"$LAB" heal port25-blocked h2 >/dev/null
+check "heal port25-blocked: h1 reaches h2:25" port_open 1 2 25
+
+"$LAB" fault dns-broken h1 >/dev/null
+check "fault dns-broken: h1 cannot resolve h2.lab.test" not "$LAB" exec h1 getent hosts h2.lab.test
+"$LAB" heal dns-broken h1 >/dev/null
+check "heal dns-broken: h1 resolves h2.lab.test" "$LAB" exec h1 getent hosts h2.lab.test
+
+"$LAB" fault bad-relayhost h3 >/dev/null
+check "fault bad-relayhost: relayhost points nowhere" bash -c "postconf -c '$MFLAB_ROOT/h3/postfix' -h relayhost | grep -q 198.18.0.254"
+"$LAB" heal bad-relayhost h3 >/dev/null
+check "heal bad-relayhost: relayhost empty again" bash -c "test -z \"\$(postconf -c '$MFLAB_ROOT/h3/postfix' -h relayhost)\""
+
+doveauth() { "$LAB" exec "h$1" doveadm -c "$MFLAB_ROOT/h$1/dovecot/dovecot.conf" auth test "$2" "$3"; }
+"$LAB" fault auth-broken h2 >/dev/null
+check "fault auth-broken: alice cannot log in on h2" not doveauth 2 alice alice-pass
+check "fault auth-broken: bob still can" doveauth 2 bob bob-pass
+"$LAB" heal auth-broken h2 >/dev/null
+check "heal auth-broken: alice logs in on h2" doveauth 2 alice alice-pass
+
+"$LAB" fault maildir-perms h3 >/dev/null
+before=$(maildir_count 3 alice)
+id=$("$LAB" send h3 alice@h3.lab.test --subject maildir-fault)
+check "fault maildir-perms: delivery to alice@h3 is deferred" within 10 log_has 3 "to=<alice@h3.lab.test>.*status=deferred"
+"$LAB" heal maildir-perms h3 >/dev/null
+"$LAB" exec h3 postqueue -c "$MFLAB_ROOT/h3/postfix" -f
+check "heal maildir-perms: the deferred mail arrives after a flush" within 10 maildir_above 3 alice "$before"
+
+"$LAB" fault queue-stuck h1 >/dev/null
+id=$("$LAB" send h1 bob@h2.lab.test --subject stuck)
+check "fault queue-stuck: mail from h1 defers (deferred transport)" within 10 log_has 1 "to=<bob@h2.lab.test>.*deferred transport"
+check "fault queue-stuck: h1's queue holds it" bash -c "'$LAB' exec h1 postqueue -c '$MFLAB_ROOT/h1/postfix' -j | grep -q deferred"
+"$LAB" heal queue-stuck h1 >/dev/null
+"$LAB" exec h1 postqueue -c "$MFLAB_ROOT/h1/postfix" -f
+check "heal queue-stuck: a flush delivers it" within 15 maildir_above 2 bob 0
+check "no fault left on" test -z "$("$LAB" faults)"
+
+# --- Collector restarts are routine ----------------------------------------------------------
+fleet_stop_collector
+# fails_saying TEXT CMD...: CMD fails, and its output contains TEXT.
+fails_saying() {
+  local text=$1 out; shift
+  if out=$("$@" 2>&1); then echo "succeeded, but should have failed: $out"; return 1; fi
+  echo "$out" | grep -qF -- "$text" || { echo "$out"; return 1; }
+}
+check "collector stopped: the CLI says it cannot reach it" fails_saying "cannot reach the collector" fleet_cli hosts
+sleep 3
+agents_alive() { local k; for k in 1 2 3; do fleet_pid_alive "$(cat "$RUN/agent-h$k.pid")" || return 1; done; }
+check "collector away: all agents keep running" agents_alive
+check "collector away: agents log their retries" grep -q "retrying in" "$RUN/agent-h1.log"
+fleet_start_collector "$WORK/collector" --heartbeat-interval 1 --stale-after 5
+check "collector back: all three reconnect within 15 s" within 15 connected_is 3
+host_count_is() { test "$(fleet_cli hosts --json | grep -o '"name"' | wc -l)" -eq "$1"; }
+check "collector back: the embedded database kept the hosts" host_count_is 3
+
+fleet_stop_agent h3 KILL
+check "agent h3 killed -9: shown disconnected within 6 s" within 6 connected_is 2
+fleet_start_agent h3
+check "agent h3 restarted: connected again" within 10 connected_is 3
+
+# --- Identity and TLS ----------------------------------------------------------------------
+"$REPO/deploy/pki/mailfleet-pki" "$WORK/otherpki" init >/dev/null
+"$REPO/deploy/pki/mailfleet-pki" "$WORK/otherpki" issue agent rogue >/dev/null
+"$REPO/deploy/pki/mailfleet-pki" "$WORK/otherpki" issue client mallory >/dev/null
+"$LAB" exec h1 "$BIN/mailfleet-agent" --name rogue --collector "198.18.0.1:$PORT" \
+  --postfix-config-dir "$MFLAB_ROOT/h1/postfix" --dovecot-config "$MFLAB_ROOT/h1/dovecot/dovecot.conf" \
+  --state-dir "$WORK/rogue" --tls-ca "$PKI/ca.crt" --tls-cert "$WORK/otherpki/rogue.crt" \
+  --tls-key "$WORK/otherpki/rogue.key" </dev/null >"$RUN/agent-rogue.log" 2>&1 &
+echo $! > "$RUN/agent-rogue.pid"; disown $!
+"$LAB" exec h2 "$BIN/mailfleet-agent" --name h9 --collector "198.18.0.1:$PORT" \
+  --postfix-config-dir "$MFLAB_ROOT/h2/postfix" --dovecot-config "$MFLAB_ROOT/h2/dovecot/dovecot.conf" \
+  --state-dir "$WORK/h9" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/h2.crt" --tls-key "$PKI/h2.key" \
+  </dev/null >"$RUN/agent-h9.log" 2>&1 &
+echo $! > "$RUN/agent-h9.pid"; disown $!
+check "an agent certificate from another CA is refused" within 10 grep -q "refused this program's certificate" "$RUN/agent-rogue.log"
+check "a certificate for h2 cannot connect as h9" within 10 grep -q "may not connect as agent 'h9'" "$RUN/agent-h9.log"
+check "neither shows up as a host" host_count_is 3
+fleet_stop "$RUN/agent-rogue.pid"
+fleet_stop "$RUN/agent-h9.pid"
+
+cli() { "$BIN/mailfleet" --collector "127.0.0.1:$PORT" "$@" hosts; }
+check "CLI with another fleet's client certificate is refused" fails_saying "refused this program's certificate" \
+  cli --tls-ca "$PKI/ca.crt" --tls-cert "$WORK/otherpki/mallory.crt" --tls-key "$WORK/otherpki/mallory.key"
+check "CLI that does not trust the collector's CA says so" fails_saying "does not trust" \
+  cli --tls-ca "$WORK/otherpki/ca.crt" --tls-cert "$PKI/admin.crt" --tls-key "$PKI/admin.key"
+check "CLI with an agent certificate is refused the control API" fails_saying "takes a client certificate" \
+  cli --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/h1.crt" --tls-key "$PKI/h1.key"
+
+check "agent --insecure towards 198.18.0.1 is refused" fails_saying "--insecure refused" \
+  "$LAB" exec h1 timeout 10 "$BIN/mailfleet-agent" --insecure --name h1 \
+  --collector "198.18.0.1:$PORT" --state-dir "$WORK/insecure"
+check "CLI --insecure towards 198.18.0.1 is refused" fails_saying "--insecure refused" \
+  "$BIN/mailfleet" --insecure --collector "198.18.0.1:$PORT" hosts
+check "collector --insecure on 198.18.0.1 is refused" fails_saying "--insecure refused" \
+  timeout 10 "$BIN/mailfleet-collector" --insecure --listen 198.18.0.1:17999 --data-dir "$WORK/c2"
+
+# --- Everything goes away -----------------------------------------------------------------
+for k in 1 2 3; do fleet_stop_agent "h$k"; done
+fleet_stop_collector
+"$LAB" down >/dev/null 2>&1
+check "down: no lab namespace left" bash -c "! ip netns list | grep -q '^mflab-'"
+check "down: no lab interface left" bash -c "! ip link show mflab0 2>/dev/null"
+check "down: no process of the lab or of mailfleet left" bash -c "! pgrep -af '$WORK' | grep -v pgrep"
+if [ $netns_was_mounted -eq 0 ]; then
+  check "down: /run/netns unmounted as it was before" bash -c "! mountpoint -q /run/netns"
+fi
