@@ -43,7 +43,8 @@ fleet_start_collector() {
 
 fleet_pid_alive() {
   local pid=$1
-  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]
+  local state
+  [ -n "$pid" ] && state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
 }
 
 # fleet_stop PIDFILE [SIGNAL]: ends that process and waits for it (up to 30 s).
