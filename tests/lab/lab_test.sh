@@ -212,3 +212,7 @@ check "down: no process of the lab or of mailfleet left" bash -c "! pgrep -af '$
 if [ $netns_was_mounted -eq 0 ]; then
   check "down: /run/netns unmounted as it was before" bash -c "! mountpoint -q /run/netns"
 fi
+
+# --- The deploy/ examples are true to the programs ---------------------------------------------
+check "deploy/agent.toml.example loads" "$BIN/mailfleet-agent" --config "$REPO/deploy/agent.toml.example" --help
+check "deploy/collector.toml.example loads" "$BIN/mailfleet-collector" --config "$REPO/deploy/collector.toml.example" --help
