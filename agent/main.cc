@@ -50,9 +50,9 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   std::error_code ec;
   std::filesystem::create_directories(config.state_dir, ec);
   if (ec || access(config.state_dir.c_str(), W_OK) != 0) {
-    return absl::PermissionDeniedError(fmt::format(
-        "--state-dir {}: cannot create or write it ({}); choose a writable folder",
-        config.state_dir, ec ? ec.message() : std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        fmt::format("--state-dir {}: cannot create or write it ({}); choose a writable folder",
+                    config.state_dir, ec ? ec.message() : std::strerror(errno)));
   }
   chmod(config.state_dir.c_str(), 0700);
 
@@ -60,13 +60,14 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   RealProcessRunner runner;
   InventoryOptions inventory_options{.postfix_config_dir = config.postfix_config_dir,
                                      .dovecot_config = config.dovecot_config};
-  Uplink uplink({.target = config.collector, .credentials = credentials, .agent_name = config.name},
-                [&] {
-                  auto inv = CollectInventory(runner, inventory_options);
-                  for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
-                  return inv;
-                },
-                clock);
+  Uplink uplink(
+      {.target = config.collector, .credentials = credentials, .agent_name = config.name},
+      [&] {
+        auto inv = CollectInventory(runner, inventory_options);
+        for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
+        return inv;
+      },
+      clock);
   spdlog::info("mailfleet-agent {} as '{}', collector {}, postfix -c {}, dovecot -c {}", kVersion,
                config.name, config.collector, config.postfix_config_dir, config.dovecot_config);
   std::thread uplink_thread([&] { uplink.Run(); });
@@ -94,9 +95,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  CLI::App app{"mailfleet-agent: runs on every mail host; streams its inventory (and later its "
-               "logs and command results) to the collector over one TLS connection it dials.",
-               "mailfleet-agent"};
+  CLI::App app{
+      "mailfleet-agent: runs on every mail host; streams its inventory (and later its "
+      "logs and command results) to the collector over one TLS connection it dials.",
+      "mailfleet-agent"};
   app.set_version_flag("--version", kVersion);
   app.add_option("--config", config_path, "TOML config file; flags override its keys");
   app.add_option("--collector", config.collector,

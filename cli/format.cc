@@ -47,11 +47,12 @@ std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet:
     auto last = std::chrono::system_clock::time_point(
         std::chrono::microseconds(TimeUtil::TimestampToMicroseconds(h.last_seen())));
     const auto& inv = h.inventory();
-    rows.push_back({h.name(),
-                    inv.addresses().empty() ? "-" : fmt::format("{}", fmt::join(inv.addresses(), ",")),
-                    inv.postfix_version().empty() ? "-" : inv.postfix_version(),
-                    inv.dovecot_version().empty() ? "-" : inv.dovecot_version(),
-                    h.connected() ? "connected" : "disconnected", Ago(last, now)});
+    rows.push_back(
+        {h.name(),
+         inv.addresses().empty() ? "-" : fmt::format("{}", fmt::join(inv.addresses(), ",")),
+         inv.postfix_version().empty() ? "-" : inv.postfix_version(),
+         inv.dovecot_version().empty() ? "-" : inv.dovecot_version(),
+         h.connected() ? "connected" : "disconnected", Ago(last, now)});
   }
   return FormatTable(rows);
 }

@@ -16,7 +16,8 @@ namespace mailfleet::cli {
 std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 
 // "just now", "42s ago", "5m ago", "3h ago", "2d ago"; "never" for the epoch.
-std::string Ago(std::chrono::system_clock::time_point then, std::chrono::system_clock::time_point now);
+std::string Ago(std::chrono::system_clock::time_point then,
+                std::chrono::system_clock::time_point now);
 
 std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet::v1::Host>& hosts,
                              std::chrono::system_clock::time_point now);

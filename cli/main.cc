@@ -148,8 +148,8 @@ int RunVersion(const CliConfig& config, bool json) {
                                  mailfleet::v1::GetServerInfoRequest(), &info)
                   : client.status();
   if (json) {
-    std::cout << "{\"cli_version\":\"" << kVersion << "\",\"collector\":"
-              << (s.ok() ? ToJson(info) : "null") << "}\n";
+    std::cout << "{\"cli_version\":\"" << kVersion
+              << "\",\"collector\":" << (s.ok() ? ToJson(info) : "null") << "}\n";
   } else {
     std::cout << "mailfleet " << kVersion << "\n";
     if (s.ok()) {
@@ -180,17 +180,19 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  CLI::App app{"mailfleet: control a fleet of Postfix + Dovecot hosts through the "
-               "mailfleet-collector.\nSettings come from flags, then MAILFLEET_COLLECTOR, "
-               "MAILFLEET_TLS_CA, MAILFLEET_TLS_CERT, MAILFLEET_TLS_KEY, MAILFLEET_INSECURE=1, "
-               "then the config file (--config, $MAILFLEET_CONFIG, ~/.config/mailfleet/cli.toml "
-               "or /etc/mailfleet/cli.toml; keys collector, timeout_seconds, tls.ca, tls.cert, "
-               "tls.key, tls.insecure).",
-               "mailfleet"};
+  CLI::App app{
+      "mailfleet: control a fleet of Postfix + Dovecot hosts through the "
+      "mailfleet-collector.\nSettings come from flags, then MAILFLEET_COLLECTOR, "
+      "MAILFLEET_TLS_CA, MAILFLEET_TLS_CERT, MAILFLEET_TLS_KEY, MAILFLEET_INSECURE=1, "
+      "then the config file (--config, $MAILFLEET_CONFIG, ~/.config/mailfleet/cli.toml "
+      "or /etc/mailfleet/cli.toml; keys collector, timeout_seconds, tls.ca, tls.cert, "
+      "tls.key, tls.insecure).",
+      "mailfleet"};
   app.require_subcommand(1);
   app.add_option("--config", config_path, "CLI config file (TOML)");
   app.add_option("--collector", config.collector, "Collector HOST:PORT (default 127.0.0.1:7443)");
-  app.add_option("--timeout", config.timeout_seconds, "Seconds to wait for the collector (default 10)");
+  app.add_option("--timeout", config.timeout_seconds,
+                 "Seconds to wait for the collector (default 10)");
   AddTlsFlags(app, config.tls);
 
   bool json = false;

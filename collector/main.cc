@@ -64,14 +64,15 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   std::string conninfo = config.database;
   std::string database_label = RedactConninfo(config.database);
   if (conninfo.empty()) {
-    ASSIGN_OR_RETURN(embedded, EmbeddedPostgres::Start({.data_dir = config.data_dir,
-                                                        .run_as = config.embedded_db_user},
-                                                       runner));
+    ASSIGN_OR_RETURN(embedded,
+                     EmbeddedPostgres::Start(
+                         {.data_dir = config.data_dir, .run_as = config.embedded_db_user}, runner));
     conninfo = embedded->conninfo();
     database_label = "embedded:" + embedded->cluster_dir();
   }
-  ASSIGN_OR_RETURN(auto store,
-                   PgStore::Create(conninfo, {.stale_after = std::chrono::seconds(config.stale_after)}));
+  ASSIGN_OR_RETURN(
+      auto store,
+      PgStore::Create(conninfo, {.stale_after = std::chrono::seconds(config.stale_after)}));
 
   std::string collector_id = config.collector_id;
   if (collector_id.empty()) {
@@ -144,10 +145,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  CLI::App app{"mailfleet-collector: the central mailfleet server. Agents stream to it, the "
-               "mailfleet CLI queries it; it keeps everything in PostgreSQL (its own embedded "
-               "cluster in --data-dir unless --database is given).",
-               "mailfleet-collector"};
+  CLI::App app{
+      "mailfleet-collector: the central mailfleet server. Agents stream to it, the "
+      "mailfleet CLI queries it; it keeps everything in PostgreSQL (its own embedded "
+      "cluster in --data-dir unless --database is given).",
+      "mailfleet-collector"};
   app.set_version_flag("--version", kVersion);
   app.add_option("--config", config_path, "TOML config file; flags override its keys");
   app.add_option("--listen", config.listen,

@@ -13,8 +13,8 @@ absl::StatusOr<TomlConfig> TomlConfig::Load(const std::string& path) {
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     if (where.line == 0) {
-      return absl::NotFoundError(fmt::format(
-          "config file {}: {}; check the path given to --config", path, e.description()));
+      return absl::NotFoundError(fmt::format("config file {}: {}; check the path given to --config",
+                                             path, e.description()));
     }
     return absl::InvalidArgumentError(fmt::format("config file {} line {} column {}: {}", path,
                                                   where.line, where.column, e.description()));
@@ -79,8 +79,8 @@ absl::Status TomlConfig::CheckAllKeysUsed() const {
   std::function<void(const toml::table&, const std::string&)> walk =
       [&](const toml::table& table, const std::string& prefix) {
         for (const auto& [k, v] : table) {
-          std::string key = prefix.empty() ? std::string(k.str())
-                                           : fmt::format("{}.{}", prefix, k.str());
+          std::string key =
+              prefix.empty() ? std::string(k.str()) : fmt::format("{}.{}", prefix, k.str());
           if (used_.contains(key)) continue;
           if (const toml::table* sub = v.as_table()) {
             walk(*sub, key);
@@ -91,9 +91,9 @@ absl::Status TomlConfig::CheckAllKeysUsed() const {
       };
   walk(table_, "");
   if (unknown.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(fmt::format(
-      "config file {}: unknown key '{}'; see --help for the keys this program reads", path_,
-      unknown));
+  return absl::InvalidArgumentError(
+      fmt::format("config file {}: unknown key '{}'; see --help for the keys this program reads",
+                  path_, unknown));
 }
 
 std::string FindConfigFlag(int argc, const char* const* argv) {

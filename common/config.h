@@ -36,7 +36,8 @@ class TomlConfig {
   const std::string& path() const { return path_; }
 
  private:
-  TomlConfig(std::string path, toml::table table) : path_(std::move(path)), table_(std::move(table)) {}
+  TomlConfig(std::string path, toml::table table)
+      : path_(std::move(path)), table_(std::move(table)) {}
   absl::Status TypeError(std::string_view key, std::string_view want) const;
 
   std::string path_;

@@ -54,8 +54,8 @@ absl::StatusOr<RunResult> RealProcessRunner::Run(const RunOptions& options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
   std::string exe = FindExecutable(options.argv[0], options.env);
   if (exe.empty()) {
-    return absl::NotFoundError(fmt::format("'{}' not found or not executable (PATH of the run)",
-                                           options.argv[0]));
+    return absl::NotFoundError(
+        fmt::format("'{}' not found or not executable (PATH of the run)", options.argv[0]));
   }
   std::vector<char*> argv;
   for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -27,8 +27,8 @@ struct RunOptions {
 };
 
 struct RunResult {
-  int exit_code = -1;   // -1 when killed by a signal
-  int signal = 0;       // the signal that ended it, or 0
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the signal that ended it, or 0
   bool timed_out = false;
   bool truncated = false;  // output passed the cap
   std::string out;

@@ -10,10 +10,10 @@
 #define MAILFLEET_CONCAT_INNER(a, b) a##b
 #define MAILFLEET_CONCAT(a, b) MAILFLEET_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    ::absl::Status mf_status_ = (expr);         \
-    if (!mf_status_.ok()) return mf_status_;    \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status mf_status_ = (expr);      \
+    if (!mf_status_.ok()) return mf_status_; \
   } while (0)
 
 #define MAILFLEET_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

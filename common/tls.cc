@@ -24,8 +24,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(fmt::format("{} {}: cannot read the file ({})", flag, path,
-                                           std::strerror(errno)));
+    return absl::NotFoundError(
+        fmt::format("{} {}: cannot read the file ({})", flag, path, std::strerror(errno)));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -63,17 +63,17 @@ absl::StatusOr<Pems> LoadPems(const TlsOptions& tls) {
     status = absl::InvalidArgumentError(
         fmt::format("--tls-cert {}: not a readable X.509 certificate", tls.cert_file));
   } else if (pkey == nullptr) {
-    status = absl::InvalidArgumentError(fmt::format(
-        "--tls-key {}: not a readable unencrypted private key", tls.key_file));
+    status = absl::InvalidArgumentError(
+        fmt::format("--tls-key {}: not a readable unencrypted private key", tls.key_file));
   } else if (X509_check_private_key(x509, pkey) != 1) {
     status = absl::InvalidArgumentError(fmt::format(
         "--tls-key {} does not belong to --tls-cert {}; pass the .key written next to that "
         ".crt by mailfleet-pki",
         tls.key_file, tls.cert_file));
   } else if (X509_cmp_current_time(X509_get0_notAfter(x509)) <= 0) {
-    status = absl::FailedPreconditionError(fmt::format(
-        "--tls-cert {} has expired; issue a new one with `mailfleet-pki DIR issue ...`",
-        tls.cert_file));
+    status = absl::FailedPreconditionError(
+        fmt::format("--tls-cert {} has expired; issue a new one with `mailfleet-pki DIR issue ...`",
+                    tls.cert_file));
   }
   ERR_clear_error();
   X509_free(x509);

@@ -17,7 +17,7 @@ packages=(
   build-essential cmake pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev libpqxx-dev libpq-dev
-  libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libssl-dev
+  libgtest-dev libgmock-dev libcli11-dev libtomlplusplus-dev libssl-dev clang-format
   # run: the embedded database and the TLS tooling
   postgresql postgresql-client openssl ca-certificates
   # the lab fleet

@@ -56,6 +56,16 @@ count_ctest() {
 }
 
 if wants unit; then
+  step "format (clang-format, Google style)"
+  if (cd "$REPO" && git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror) >"$TMP/format.log" 2>&1; then
+    echo "ok - every .cc and .h file is clang-formatted"
+    passed=$((passed + 1))
+  else
+    head -n 30 "$TMP/format.log"
+    echo "not ok - run: git ls-files '*.cc' '*.h' | xargs clang-format -i"
+    failed=$((failed + 1))
+  fi
+
   step "unit tests"
   ctest --test-dir "$BUILD" -L unit --output-on-failure -j2 2>&1 | tee "$TMP/unit.log" | grep -vE "^ *([0-9]+/[0-9]+ Test +#[0-9]+: .* Passed|Start +[0-9]+:)"
   count_ctest "$TMP/unit.log"

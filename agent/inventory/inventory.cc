@@ -19,7 +19,8 @@ namespace mailfleet::agent {
 namespace {
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.remove_suffix(1);
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   return std::string(s);
 }
@@ -36,8 +37,8 @@ std::optional<std::string> RunFor(ProcessRunner& runner, std::vector<std::string
     return std::nullopt;
   }
   if (!result->ok()) {
-    inv.add_inventory_errors(fmt::format("{}: `{}` failed: {}", what, fmt::join(run.argv, " "),
-                                         result->Describe()));
+    inv.add_inventory_errors(
+        fmt::format("{}: `{}` failed: {}", what, fmt::join(run.argv, " "), result->Describe()));
     return std::nullopt;
   }
   return result->out;
@@ -66,7 +67,8 @@ std::vector<std::string> InterfaceAddresses() {
     if (ifa->ifa_addr == nullptr || (ifa->ifa_flags & IFF_LOOPBACK)) continue;
     char text[INET6_ADDRSTRLEN] = {};
     if (ifa->ifa_addr->sa_family == AF_INET) {
-      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(ifa->ifa_addr)->sin_addr, text, sizeof text);
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(ifa->ifa_addr)->sin_addr, text,
+                sizeof text);
     } else if (ifa->ifa_addr->sa_family == AF_INET6) {
       auto* a6 = reinterpret_cast<sockaddr_in6*>(ifa->ifa_addr);
       if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr)) continue;
@@ -105,8 +107,8 @@ mailfleet::v1::Inventory CollectInventory(ProcessRunner& runner, const Inventory
   inv.set_dovecot_config(options.dovecot_config);
 
   const std::string& pdir = options.postfix_config_dir;
-  if (auto out = RunFor(runner, {"postconf", "-c", pdir, "-h", "mail_version"}, "postfix version",
-                        inv)) {
+  if (auto out =
+          RunFor(runner, {"postconf", "-c", pdir, "-h", "mail_version"}, "postfix version", inv)) {
     inv.set_postfix_version(Trim(*out));
   }
   if (auto out = RunFor(runner, {"postconf", "-c", pdir, "-n"}, "postfix config", inv)) {

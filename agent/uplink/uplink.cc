@@ -4,9 +4,9 @@
 #include <thread>
 
 #include "agent/uplink/backoff.h"
+#include "common/absl_fmt.h"
 #include "common/tls.h"
 #include "common/version.h"
-#include "common/absl_fmt.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -151,8 +151,7 @@ std::string Uplink::RunStream() {
     beat.mutable_heartbeat()->set_seq(++seq);
     *beat.mutable_heartbeat()->mutable_sent_at() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-            std::chrono::duration_cast<std::chrono::microseconds>(
-                clock_.Now().time_since_epoch())
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now().time_since_epoch())
                 .count());
     if (!stream->Write(beat)) break;
   }
@@ -166,9 +165,9 @@ std::string Uplink::RunStream() {
   grpc::Status status = stream->Finish();
   clear_context();
   if (status.ok()) return fmt::format("the collector at {} ended the stream", options_.target);
-  return fmt::format("stream to the collector ended: {}",
-                     ExplainConnectError(options_.target, status.error_code(),
-                                         status.error_message()));
+  return fmt::format(
+      "stream to the collector ended: {}",
+      ExplainConnectError(options_.target, status.error_code(), status.error_message()));
 }
 
 }  // namespace mailfleet::agent

@@ -1,8 +1,8 @@
 #include "collector/server/agent_service.h"
 
+#include "common/absl_fmt.h"
 #include "common/tls.h"
 #include "common/version.h"
-#include "common/absl_fmt.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -25,20 +25,25 @@ bool ValidHostName(const std::string& name) {
 
 const char* PayloadName(AgentMessage::PayloadCase c) {
   switch (c) {
-    case AgentMessage::kHello: return "Hello";
-    case AgentMessage::kHeartbeat: return "Heartbeat";
-    case AgentMessage::kLogBatch: return "LogBatch";
-    case AgentMessage::kCommandResult: return "CommandResult";
-    case AgentMessage::kBundleChunk: return "BundleChunk";
-    case AgentMessage::PAYLOAD_NOT_SET: return "an empty message";
+    case AgentMessage::kHello:
+      return "Hello";
+    case AgentMessage::kHeartbeat:
+      return "Heartbeat";
+    case AgentMessage::kLogBatch:
+      return "LogBatch";
+    case AgentMessage::kCommandResult:
+      return "CommandResult";
+    case AgentMessage::kBundleChunk:
+      return "BundleChunk";
+    case AgentMessage::PAYLOAD_NOT_SET:
+      return "an empty message";
   }
   return "an unknown message";
 }
 
 }  // namespace
 
-class AgentService::Stream final
-    : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
+class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, CollectorMessage> {
  public:
   Stream(AgentService* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context) {
@@ -104,9 +109,7 @@ class AgentService::Stream final
   bool registered() const { return registered_; }
 
  private:
-  void Touch() {
-    last_activity_ = service_->clock_.SteadyNow().time_since_epoch().count();
-  }
+  void Touch() { last_activity_ = service_->clock_.SteadyNow().time_since_epoch().count(); }
 
   void HandleHello() {
     const auto& hello = in_.hello();
@@ -151,9 +154,9 @@ class AgentService::Stream final
       absl::Status s = service_->store_.RegisterHost(session_, inventory, service_->clock_.Now());
       if (!s.ok()) {
         spdlog::error("agent {}: {}", session_.host, s.message());
-        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            fmt::format("the collector cannot store this host now: {}",
-                                        s.message())));
+        Finish(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         fmt::format("the collector cannot store this host now: {}", s.message())));
         return;
       }
       out_.Clear();

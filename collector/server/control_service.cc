@@ -39,7 +39,8 @@ void ToProto(const HostRecord& record, mailfleet::v1::Host* host) {
   host->set_connected(record.connected);
   *host->mutable_first_seen() = ToTimestamp(record.first_seen);
   *host->mutable_last_seen() = ToTimestamp(record.last_seen);
-  if (record.connected_since) *host->mutable_connected_since() = ToTimestamp(*record.connected_since);
+  if (record.connected_since)
+    *host->mutable_connected_since() = ToTimestamp(*record.connected_since);
   if (record.connected) host->set_collector_id(record.collector_id);
   host->set_peer(record.peer);
 }

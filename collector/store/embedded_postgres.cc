@@ -106,8 +106,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
 
   fs::create_directories(data_dir, ec);
   if (ec) {
-    return absl::PermissionDeniedError(fmt::format("cannot create --data-dir {}: {}",
-                                                   data_dir.string(), ec.message()));
+    return absl::PermissionDeniedError(
+        fmt::format("cannot create --data-dir {}: {}", data_dir.string(), ec.message()));
   }
   RETURN_IF_ERROR(CheckReachable(cluster, uid, user_name));
   auto pg = std::unique_ptr<EmbeddedPostgres>(
@@ -122,8 +122,15 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
     }
     spdlog::info("creating the embedded PostgreSQL cluster in {}", cluster.string());
     RunOptions init = as_user;
-    init.argv = {bin_dir + "/initdb", "-D", cluster.string(), "-U", "mailfleet",
-                 "--auth=trust",      "-E", "UTF8",           "--locale=C.UTF-8"};
+    init.argv = {bin_dir + "/initdb",
+                 "-D",
+                 cluster.string(),
+                 "-U",
+                 "mailfleet",
+                 "--auth=trust",
+                 "-E",
+                 "UTF8",
+                 "--locale=C.UTF-8"};
     init.timeout = std::chrono::seconds(120);
     ASSIGN_OR_RETURN(RunResult r, runner.Run(init));
     if (!r.ok()) {
@@ -142,17 +149,18 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
 
   ASSIGN_OR_RETURN(RunResult status, pg->PgCtl({"status"}, std::chrono::seconds(10)));
   if (status.exit_code == 0) {
-    spdlog::warn("the embedded PostgreSQL in {} was still running (left by an earlier "
-                 "collector); using it",
-                 cluster.string());
+    spdlog::warn(
+        "the embedded PostgreSQL in {} was still running (left by an earlier "
+        "collector); using it",
+        cluster.string());
   } else {
     std::string log = (cluster / "server.log").string();
-    ASSIGN_OR_RETURN(RunResult r, pg->PgCtl({"start", "-w", "-t", "120", "-l", log},
-                                            std::chrono::seconds(130)));
+    ASSIGN_OR_RETURN(RunResult r,
+                     pg->PgCtl({"start", "-w", "-t", "120", "-l", log}, std::chrono::seconds(130)));
     if (!r.ok()) {
-      return absl::InternalError(fmt::format(
-          "the embedded PostgreSQL in {} did not start ({}); the end of {}:\n{}",
-          cluster.string(), r.Describe(), log, Tail(log, 2000)));
+      return absl::InternalError(
+          fmt::format("the embedded PostgreSQL in {} did not start ({}); the end of {}:\n{}",
+                      cluster.string(), r.Describe(), log, Tail(log, 2000)));
     }
     spdlog::info("embedded PostgreSQL started in {}", cluster.string());
   }
@@ -188,8 +196,8 @@ absl::StatusOr<RunResult> EmbeddedPostgres::PgCtl(std::vector<std::string> args,
 absl::Status EmbeddedPostgres::Stop() {
   if (!running_) return absl::OkStatus();
   running_ = false;
-  ASSIGN_OR_RETURN(RunResult r, PgCtl({"stop", "-m", "fast", "-w", "-t", "60"},
-                                      std::chrono::seconds(70)));
+  ASSIGN_OR_RETURN(RunResult r,
+                   PgCtl({"stop", "-m", "fast", "-w", "-t", "60"}, std::chrono::seconds(70)));
   if (!r.ok()) {
     return absl::InternalError(fmt::format("stopping the embedded PostgreSQL in {} failed: {}",
                                            cluster_dir_, r.Describe()));

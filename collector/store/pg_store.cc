@@ -31,8 +31,8 @@ absl::StatusOr<HostRecord> ReadHost(const pqxx::row& row) {
   host.name = row[0].c_str();
   auto parsed = google::protobuf::util::JsonStringToMessage(row[1].c_str(), &host.inventory);
   if (!parsed.ok()) {
-    return absl::DataLossError(fmt::format("hosts.inventory of '{}' is not valid: {}", host.name,
-                                           parsed.ToString()));
+    return absl::DataLossError(
+        fmt::format("hosts.inventory of '{}' is not valid: {}", host.name, parsed.ToString()));
   }
   host.connected = row[2].as<bool>();
   host.first_seen = FromMicros(row[3].as<int64_t>());
@@ -82,8 +82,7 @@ absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
             what, RedactConninfo(conninfo_), e.what()));
       }
     } catch (const pqxx::sql_error& e) {
-      return absl::InternalError(
-          fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
+      return absl::InternalError(fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
     } catch (const std::exception& e) {
       conn_.reset();
       return absl::InternalError(fmt::format("{}: {}", what, e.what()));
@@ -135,8 +134,8 @@ absl::Status PgStore::RegisterHost(const Session& session,
         "last_seen = EXCLUDED.last_seen, connected = true, "
         "connected_since = EXCLUDED.connected_since, collector_id = EXCLUDED.collector_id, "
         "session_id = EXCLUDED.session_id, peer = EXCLUDED.peer",
-        session.host, json, inventory.postfix_version(), inventory.dovecot_version(),
-        ToMicros(now), session.collector_id, session.session_id, session.peer);
+        session.host, json, inventory.postfix_version(), inventory.dovecot_version(), ToMicros(now),
+        session.collector_id, session.session_id, session.peer);
     tx.commit();
     return absl::OkStatus();
   });

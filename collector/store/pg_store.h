@@ -10,7 +10,6 @@
 #include "collector/store/store.h"
 #include "pqxx/connection"
 
-
 namespace mailfleet::collector {
 
 struct PgStoreOptions {

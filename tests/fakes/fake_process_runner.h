@@ -27,9 +27,8 @@ class FakeProcessRunner final : public ProcessRunner {
     calls_.push_back(options.argv);
     auto it = answers_.find(options.argv);
     if (it == answers_.end()) {
-      return absl::NotFoundError(
-          fmt::format("'{}' not found (no answer recorded for `{}`)", options.argv[0],
-                      fmt::join(options.argv, " ")));
+      return absl::NotFoundError(fmt::format("'{}' not found (no answer recorded for `{}`)",
+                                             options.argv[0], fmt::join(options.argv, " ")));
     }
     return it->second;
   }

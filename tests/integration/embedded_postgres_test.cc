@@ -58,16 +58,16 @@ TEST(EmbeddedPostgresTest, AnUnreachableDataDirIsExplained) {
 TEST(EmbeddedPostgresTest, AMissingRunAsUserIsExplained) {
   if (geteuid() != 0) GTEST_SKIP() << "the run-as user matters only for root";
   RealProcessRunner runner;
-  auto pg = EmbeddedPostgres::Start({.data_dir = "/tmp/mailfleet-nouser", .run_as = "mailfleet-no-such-user"},
-                                    runner);
+  auto pg = EmbeddedPostgres::Start(
+      {.data_dir = "/tmp/mailfleet-nouser", .run_as = "mailfleet-no-such-user"}, runner);
   ASSERT_FALSE(pg.ok());
   EXPECT_NE(pg.status().message().find("mailfleet-no-such-user"), std::string::npos);
 }
 
 TEST(EmbeddedPostgresTest, MissingServerBinariesSayWhatToInstall) {
   RealProcessRunner runner;
-  auto pg = EmbeddedPostgres::Start({.data_dir = "/tmp/mailfleet-nobin", .bin_dir = "/nonexistent/bin"},
-                                    runner);
+  auto pg = EmbeddedPostgres::Start(
+      {.data_dir = "/tmp/mailfleet-nobin", .bin_dir = "/nonexistent/bin"}, runner);
   ASSERT_FALSE(pg.ok());
   EXPECT_NE(pg.status().message().find("pg_ctl"), std::string::npos);
 }

@@ -40,9 +40,10 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
     queue_ = std::make_unique<WorkQueue>();
     agents_ = std::make_unique<AgentService>(
         *store_, *queue_, clock_,
-        AgentServiceOptions{.collector_id = "it", .heartbeat_interval = seconds(1),
-                            .stale_after = seconds(10)});
-    control_ = std::make_unique<ControlService>(*store_, ControlServiceOptions{.collector_id = "it"});
+        AgentServiceOptions{
+            .collector_id = "it", .heartbeat_interval = seconds(1), .stale_after = seconds(10)});
+    control_ =
+        std::make_unique<ControlService>(*store_, ControlServiceOptions{.collector_id = "it"});
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(agents_.get());

@@ -20,8 +20,8 @@ TEST(AddressTest, ParsesHostPortForms) {
 }
 
 TEST(AddressTest, RejectsMalformedAddressesWithAHint) {
-  for (const char* bad : {"", "7443", "host:", ":7443", "host:port", "host:70000", "::1:25",
-                          "[::1]25", "host:-1"}) {
+  for (const char* bad :
+       {"", "7443", "host:", ":7443", "host:port", "host:70000", "::1:25", "[::1]25", "host:-1"}) {
     auto parsed = ParseHostPort(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
     if (!parsed.ok()) {

@@ -28,9 +28,9 @@ class ConfigTest : public ::testing::Test {
 };
 
 TEST_F(ConfigTest, ReadsTypedValuesAndNestedKeys) {
-  auto file = TomlConfig::Load(Write(
-      "collector = \"198.18.0.1:7443\"\nlisten = [\"a:1\", \"b:2\"]\n"
-      "heartbeat_interval_seconds = 3\n[tls]\nca = \"/pki/ca.crt\"\ninsecure = false\n"));
+  auto file = TomlConfig::Load(
+      Write("collector = \"198.18.0.1:7443\"\nlisten = [\"a:1\", \"b:2\"]\n"
+            "heartbeat_interval_seconds = 3\n[tls]\nca = \"/pki/ca.crt\"\ninsecure = false\n"));
   ASSERT_TRUE(file.ok()) << file.status();
   std::string collector, ca;
   std::vector<std::string> listen;

@@ -35,10 +35,12 @@ TEST(FormatTest, HostsTableShowsVersionsStateAndDashesForUnknowns) {
   h1->mutable_inventory()->add_addresses("198.18.0.11");
   h1->mutable_inventory()->set_postfix_version("3.7.11");
   h1->mutable_inventory()->set_dovecot_version("2.3.19.1");
-  *h1->mutable_last_seen() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 5);
+  *h1->mutable_last_seen() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 5);
   auto* h2 = hosts.Add();
   h2->set_name("h2");
-  *h2->mutable_last_seen() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 600);
+  *h2->mutable_last_seen() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 600);
   EXPECT_EQ(FormatHostsTable(hosts, now),
             "NAME  ADDRESSES    POSTFIX  DOVECOT   STATE         LAST SEEN\n"
             "h1    198.18.0.11  3.7.11   2.3.19.1  connected     5s ago\n"

@@ -30,8 +30,10 @@ class InventoryTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove(os_release_); }
 
   void AnswerHealthyHost() {
-    runner_.Answer({"postconf", "-c", "/srv/postfix-out", "-h", "mail_version"}, {.exit_code = 0, .out = "3.7.11\n"});
-    runner_.Answer({"postconf", "-c", "/srv/postfix-out", "-n"}, {.exit_code = 0, .out = kPostconfN});
+    runner_.Answer({"postconf", "-c", "/srv/postfix-out", "-h", "mail_version"},
+                   {.exit_code = 0, .out = "3.7.11\n"});
+    runner_.Answer({"postconf", "-c", "/srv/postfix-out", "-n"},
+                   {.exit_code = 0, .out = kPostconfN});
     runner_.Answer({"doveconf", "-c", "/srv/dovecot/out.conf", "-h", "protocols"},
                    {.exit_code = 0, .out = "imap lmtp\n"});
     runner_.Answer({"dovecot", "--version"}, {.exit_code = 0, .out = "2.3.19.1 (9b53102964)\n"});
@@ -83,9 +85,10 @@ TEST_F(InventoryTest, MissingPostfixIsReportedNotFatal) {
 }
 
 TEST_F(InventoryTest, BrokenPostfixConfigSaysWhatPostconfSaid) {
-  runner_.Answer({"postconf", "-c", "/srv/postfix-out", "-h", "mail_version"},
-                 {.exit_code = 1,
-                  .err = "postconf: fatal: open /srv/postfix-out/main.cf: No such file or directory\n"});
+  runner_.Answer(
+      {"postconf", "-c", "/srv/postfix-out", "-h", "mail_version"},
+      {.exit_code = 1,
+       .err = "postconf: fatal: open /srv/postfix-out/main.cf: No such file or directory\n"});
   auto inv = CollectInventory(runner_, options_);
   ASSERT_GE(inv.inventory_errors_size(), 1);
   EXPECT_NE(inv.inventory_errors(0).find("/srv/postfix-out/main.cf: No such file"),

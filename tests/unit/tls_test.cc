@@ -34,17 +34,17 @@ TEST(TlsTest, MissingFlagsSayHowToMakeTheFiles) {
 }
 
 TEST(TlsTest, UnreadableOrNonPemFilesAreNamed) {
-  auto missing = MakeChannelCredentials({.ca_file = "/nonexistent/ca.crt", .cert_file = "x",
-                                         .key_file = "y"},
-                                        {"198.18.0.1", 7443});
+  auto missing = MakeChannelCredentials(
+      {.ca_file = "/nonexistent/ca.crt", .cert_file = "x", .key_file = "y"}, {"198.18.0.1", 7443});
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("/nonexistent/ca.crt"), std::string::npos);
 
-  auto path = std::filesystem::temp_directory_path() / ("mailfleet-notpem-" + std::to_string(getpid()));
+  auto path =
+      std::filesystem::temp_directory_path() / ("mailfleet-notpem-" + std::to_string(getpid()));
   std::ofstream(path) << "hello\n";
-  auto not_pem = MakeChannelCredentials({.ca_file = path.string(), .cert_file = path.string(),
-                                         .key_file = path.string()},
-                                        {"198.18.0.1", 7443});
+  auto not_pem = MakeChannelCredentials(
+      {.ca_file = path.string(), .cert_file = path.string(), .key_file = path.string()},
+      {"198.18.0.1", 7443});
   std::filesystem::remove(path);
   ASSERT_FALSE(not_pem.ok());
   EXPECT_NE(not_pem.status().message().find("not a PEM file"), std::string::npos);
