@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/format.h"
+#include "cli/parse_command.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -203,6 +204,13 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the CLI's and the collector's versions");
   version->add_flag("--json", json, "JSON instead of text");
 
+  ParseOptions parse_options;
+  auto* parse = app.add_subcommand(
+      "parse", "Parse mail log files offline (plain or .gz; none or - for stdin): one JSON "
+               "event per line");
+  parse->add_option("files", parse_options.files, "Log files");
+  parse->add_flag("--summary", parse_options.summary, "Counts by kind and service instead");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -213,6 +221,7 @@ int main(int argc, char** argv) {
     std::cerr << "mailfleet: --timeout must be at least 1 second\n";
     return kExitUsage;
   }
+  if (*parse) return RunParse(parse_options);
   if (*hosts) return RunHosts(config, host_name, json);
   if (*version) return RunVersion(config, json);
   return kExitUsage;

@@ -1,0 +1,146 @@
+#include "cli/parse_command.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+
+#include "cli/format.h"
+#include "common/parse/event_json.h"
+#include "common/parse/line_splitter.h"
+#include "common/parse/parser.h"
+#include "fmt/format.h"
+
+namespace mailfleet::cli {
+namespace {
+
+using parse::Kind;
+
+struct Summary {
+  uint64_t lines = 0;
+  uint64_t mail_lines = 0;        // lines from Postfix or Dovecot
+  uint64_t mail_other = 0;        // ... that the parser left kind "other"
+  uint64_t truncated = 0;
+  uint64_t invalid_utf8 = 0;
+  uint64_t by_kind[static_cast<size_t>(Kind::kCount)] = {};
+  std::map<std::string, uint64_t, std::less<>> by_service;
+
+  void Add(const parse::LogEvent& e) {
+    ++lines;
+    ++by_kind[static_cast<size_t>(e.kind)];
+    auto service = e.Get(e.service);
+    auto it = by_service.find(service);
+    if (it == by_service.end()) it = by_service.emplace(std::string(service), 0).first;
+    ++it->second;
+    auto program = e.Get(e.program);
+    bool mail = program.starts_with("postfix") || program == "dovecot" ||
+                (e.host.empty() && !e.service.empty());
+    if (mail) {
+      ++mail_lines;
+      mail_other += e.kind == Kind::kOther;
+    }
+    truncated += e.truncated;
+    invalid_utf8 += e.invalid_utf8;
+  }
+
+  void Print() const {
+    std::cout << fmt::format("lines: {}\nmail lines (postfix, dovecot): {}\n", lines, mail_lines);
+    std::cout << fmt::format("mail lines left 'other': {} ({:.3f}%)\n", mail_other,
+                             mail_lines ? 100.0 * mail_other / mail_lines : 0.0);
+    std::cout << fmt::format("truncated: {}\ninvalid utf-8: {}\n\n", truncated, invalid_utf8);
+    std::vector<std::vector<std::string>> rows = {{"KIND", "LINES"}};
+    for (size_t k = 0; k < std::size(by_kind); ++k) {
+      if (by_kind[k]) rows.push_back({std::string(KindName(Kind(k))), std::to_string(by_kind[k])});
+    }
+    std::cout << FormatTable(rows) << "\n";
+    std::vector<std::pair<std::string, uint64_t>> services(by_service.begin(), by_service.end());
+    std::sort(services.begin(), services.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    rows = {{"SERVICE", "LINES"}};
+    for (const auto& [name, n] : services) rows.push_back({name.empty() ? "-" : name, std::to_string(n)});
+    std::cout << FormatTable(rows);
+  }
+};
+
+// Reads `path` (gzip or plain; "-" is stdin) and calls fn for every event.
+template <typename Fn>
+bool ForEachEvent(const std::string& path, Fn&& fn) {
+  bool stdin_input = path.empty() || path == "-";
+  gzFile in = stdin_input ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path.c_str(), "rb");
+  if (in == nullptr) {
+    std::cerr << fmt::format("mailfleet: cannot read {}: {}\n", path, std::strerror(errno));
+    return false;
+  }
+  gzbuffer(in, 1 << 17);
+  // Classic syslog lines carry no year: take it from the file's last change (its lines are
+  // older than that), or from now for standard input.
+  auto reference = std::chrono::system_clock::now();
+  struct stat st{};
+  if (!stdin_input && stat(path.c_str(), &st) == 0) {
+    reference = std::chrono::system_clock::from_time_t(st.st_mtime);
+  }
+  parse::Parser parser(reference);
+  parse::LineSplitter splitter(parse::Parser::kMaxLine);
+  parse::LogEvent event;
+  std::string buffer(1 << 18, '\0');
+  bool ok = true;
+  for (;;) {
+    int n = gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));
+    if (n < 0) {
+      int err = 0;
+      std::cerr << fmt::format("mailfleet: reading {}: {}\n", path, gzerror(in, &err));
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)),
+                  [&](std::string_view line, uint64_t, bool truncated) {
+                    parser.Parse(line, &event);
+                    event.truncated = event.truncated || truncated;
+                    fn(event);
+                  });
+  }
+  // A last line without its newline still counts when the file is complete.
+  splitter.Feed("\n", [&](std::string_view line, uint64_t, bool truncated) {
+    if (line.empty() && !truncated) return;
+    parser.Parse(line, &event);
+    event.truncated = event.truncated || truncated;
+    fn(event);
+  });
+  gzclose(in);
+  return ok;
+}
+
+}  // namespace
+
+int RunParse(const ParseOptions& options) {
+  std::vector<std::string> files = options.files;
+  if (files.empty()) files.push_back("-");
+  Summary summary;
+  std::string out;
+  bool ok = true;
+  for (const auto& path : files) {
+    ok &= ForEachEvent(path, [&](const parse::LogEvent& e) {
+      if (options.summary) {
+        summary.Add(e);
+        return;
+      }
+      parse::AppendEventJson(e, &out);
+      out.push_back('\n');
+      if (out.size() > (1 << 16)) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
+    });
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (options.summary) summary.Print();
+  return ok ? 0 : 1;
+}
+
+}  // namespace mailfleet::cli

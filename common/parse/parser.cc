@@ -1,0 +1,1020 @@
+#include "common/parse/parser.h"
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+namespace mailfleet::parse {
+namespace {
+
+using sv = std::string_view;
+
+constexpr std::array<sv, static_cast<size_t>(Kind::kCount)> kKindNames = {
+    "other",        "connect",          "disconnect",        "lost_connection",
+    "client",       "pickup",           "message_id",        "queued",
+    "delivery",     "removed",          "expired",           "bounce",
+    "reject",       "hold",             "release",           "requeue",
+    "delete",       "tls",              "sasl_failure",      "postscreen",
+    "statistics",   "daemon",           "dovecot_login",     "dovecot_auth_failure",
+    "dovecot_delivery", "dovecot_disconnect", "warning",     "remote_reply",
+    "connect_failure",  "header_action",
+};
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsUpperHex(char c) { return IsDigit(c) || (c >= 'A' && c <= 'F'); }
+bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+bool StartsWith(sv s, sv p) { return s.size() >= p.size() && s.compare(0, p.size(), p) == 0; }
+bool EndsWith(sv s, sv p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+bool Consume(sv& s, sv p) {
+  if (!StartsWith(s, p)) return false;
+  s.remove_prefix(p.size());
+  return true;
+}
+
+template <typename T>
+bool ToNumber(sv s, T* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// A small float parser for "0.04" style values: from_chars for floats is not in GCC 12's
+// libstdc++ for every target, and these values are short and simple.
+bool ToFloat(sv s, float* out) {
+  if (s.empty()) return false;
+  double whole = 0, frac = 0, scale = 1;
+  size_t i = 0;
+  bool digits = false;
+  for (; i < s.size() && IsDigit(s[i]); ++i) whole = whole * 10 + (s[i] - '0'), digits = true;
+  if (i < s.size() && s[i] == '.') {
+    for (++i; i < s.size() && IsDigit(s[i]); ++i) {
+      frac = frac * 10 + (s[i] - '0');
+      scale *= 10;
+      digits = true;
+    }
+  }
+  if (!digits || i != s.size()) return false;
+  *out = static_cast<float>(whole + frac / scale);
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+int64_t DaysFromCivil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+int MonthFromName(sv s) {
+  static constexpr sv kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (s.size() != 3) return 0;
+  for (int i = 0; i < 12; ++i) {
+    if (s == kMonths[i]) return i + 1;
+  }
+  return 0;
+}
+
+bool TwoDigits(sv s, size_t at, int* out) {
+  if (at + 2 > s.size() || !IsDigit(s[at]) || !IsDigit(s[at + 1])) return false;
+  *out = (s[at] - '0') * 10 + (s[at + 1] - '0');
+  return true;
+}
+
+// "HH:MM:SS[.ffffff]" at the start of s; returns micros since midnight and consumes it.
+bool ParseClock(sv& s, int64_t* micros) {
+  int h, m, sec;
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':' || !TwoDigits(s, 0, &h) ||
+      !TwoDigits(s, 3, &m) || !TwoDigits(s, 6, &sec) || h > 23 || m > 59 || sec > 60) {
+    return false;
+  }
+  int64_t us = ((h * 60 + m) * 60 + sec) * int64_t{1'000'000};
+  size_t i = 8;
+  if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
+    int64_t frac = 0;
+    int digits = 0;
+    for (++i; i < s.size() && IsDigit(s[i]); ++i, ++digits) {
+      if (digits < 6) frac = frac * 10 + (s[i] - '0');
+    }
+    for (int d = digits; d < 6; ++d) frac *= 10;
+    us += frac;
+  }
+  *micros = us;
+  s.remove_prefix(i);
+  return true;
+}
+
+void SkipSpaces(sv& s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+}
+
+sv Token(sv& s) {  // up to the next space; consumes the token and the spaces after it
+  size_t n = s.find(' ');
+  sv t = s.substr(0, n);
+  s.remove_prefix(n == sv::npos ? s.size() : n);
+  SkipSpaces(s);
+  return t;
+}
+
+// Strict UTF-8 validation (no overlongs, no surrogates, at most U+10FFFF).
+bool ValidUtf8(sv s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Short queue ids are upper-case hex; long ones (enable_long_queue_ids) are base-52 time and
+// inode parts joined by 'z', in an alphabet without vowels.
+bool IsQueueId(sv s) {
+  if (s.size() < 5 || s.size() > 32) return false;
+  bool hex = true;
+  for (char c : s) hex = hex && IsUpperHex(c);
+  if (hex) return true;
+  if (s.size() < 10 || s.find('z') == sv::npos) return false;
+  for (char c : s) {
+    if (!IsAlnum(c)) return false;
+    switch (c) {
+      case 'A': case 'E': case 'I': case 'O': case 'U':
+      case 'a': case 'e': case 'i': case 'o': case 'u':
+        return false;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+// Fills LogEvent fields; every Span is relative to event.raw.
+class LineParser {
+ public:
+  LineParser(LogEvent* e, int ref_year, int ref_month)
+      : e_(e), raw_(e->raw), ref_year_(ref_year), ref_month_(ref_month) {}
+
+  void Run() {
+    sv s = raw_;
+    if (!ParsePrefix(s)) {
+      e_->message = Sp(s);
+      return;
+    }
+    e_->message = Sp(s);
+    sv program = e_->Get(e_->program);
+    if (StartsWith(program, "postfix")) {
+      Postfix(s);
+    } else if (program == "dovecot") {
+      DovecotSyslog(s);
+    } else if (dovecot_own_log_) {
+      DovecotPayload(s, e_->Get(e_->service));
+    }
+  }
+
+ private:
+  Span Sp(sv part) const {
+    if (part.empty()) return {};
+    return {static_cast<uint32_t>(part.data() - raw_.data()), static_cast<uint32_t>(part.size())};
+  }
+
+  // ---- prefixes -------------------------------------------------------------------------
+
+  bool ParsePrefix(sv& s) {
+    if (StartsWith(s, "<")) {  // a raw syslog priority, e.g. "<22>"
+      size_t close = s.find('>');
+      if (close != sv::npos && close <= 4) s.remove_prefix(close + 1);
+    }
+    if (s.size() >= 10 && IsDigit(s[0]) && s[4] == '-' && s[7] == '-') {
+      if (!Iso8601(s)) return false;
+    } else if (!Classic(s)) {
+      return false;
+    }
+    SkipSpaces(s);
+    // Either "host prog[pid]: " or, in Dovecot's own log, "prog: ".
+    sv first = s.substr(0, s.find(' '));
+    if (!first.empty() && first.back() == ':') {
+      return DovecotOwnPrefix(s);
+    }
+    e_->host = Sp(Token(s));
+    return Program(s);
+  }
+
+  bool Classic(sv& s) {
+    int month = MonthFromName(s.substr(0, 3));
+    if (month == 0 || s.size() < 4 || s[3] != ' ') return false;
+    s.remove_prefix(4);
+    SkipSpaces(s);
+    sv day_token = Token(s);
+    int day = 0;
+    bool day_ok = ToNumber(day_token, &day) && day >= 1 && day <= 31;
+    int64_t clock_us;
+    if (!ParseClock(s, &clock_us)) return false;
+    if (day_ok) {
+      int year = ref_year_;
+      if (month > ref_month_ + 1) --year;  // December's lines read in January
+      e_->time_us = (DaysFromCivil(year, month, day) * 86400) * 1'000'000 + clock_us;
+    }
+    return true;
+  }
+
+  bool Iso8601(sv& s) {
+    int y = 0, mo, d;
+    if (!ToNumber(s.substr(0, 4), &y) || !TwoDigits(s, 5, &mo) || !TwoDigits(s, 8, &d) ||
+        s.size() < 11 || (s[10] != 'T' && s[10] != ' ')) {
+      return false;
+    }
+    s.remove_prefix(11);
+    int64_t clock_us;
+    if (!ParseClock(s, &clock_us)) return false;
+    int64_t offset_s = 0;
+    if (Consume(s, "Z")) {
+    } else if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+      int oh = 0, om = 0;
+      int sign = s[0] == '-' ? -1 : 1;
+      if (!TwoDigits(s, 1, &oh)) return false;
+      size_t at = 3;
+      if (at < s.size() && s[at] == ':') ++at;
+      if (!TwoDigits(s, at, &om)) return false;
+      offset_s = sign * (oh * 3600 + om * 60);
+      s.remove_prefix(at + 2);
+    }
+    e_->time_us = (DaysFromCivil(y, mo, d) * 86400 - offset_s) * 1'000'000 + clock_us;
+    return true;
+  }
+
+  // "postfix/smtpd[123]: rest" (pid optional).
+  bool Program(sv& s) {
+    size_t end = s.find(": ");
+    size_t space = s.find(' ');
+    if (end == sv::npos || (space != sv::npos && space < end)) {
+      // "prog[pid]:" at the very end of the line, or no program at all.
+      if (EndsWith(s, ":") && s.find(' ') == sv::npos) end = s.size() - 1;
+      else return false;
+    }
+    sv tag = s.substr(0, end);
+    s.remove_prefix(std::min(end + 2, s.size()));
+    size_t bracket = tag.find('[');
+    sv program = tag.substr(0, bracket);
+    if (bracket != sv::npos && EndsWith(tag, "]")) {
+      ToNumber(tag.substr(bracket + 1, tag.size() - bracket - 2), &e_->pid);
+    }
+    e_->program = Sp(program);
+    size_t slash = program.rfind('/');
+    e_->service = Sp(slash == sv::npos ? program : program.substr(slash + 1));
+    return true;
+  }
+
+  // Dovecot's own log_path: "lmtp(alice)<8486><sess>: Info: msg", "master: Info: msg".
+  bool DovecotOwnPrefix(sv& s) {
+    size_t end = s.find(": ");
+    if (end == sv::npos) return false;
+    sv tag = s.substr(0, end);
+    s.remove_prefix(end + 2);
+    e_->program = Sp(tag);
+    dovecot_own_log_ = true;
+    ServiceTag(tag);
+    Level(s);
+    return true;
+  }
+
+  // "lmtp(alice)<8486><sess>" → service lmtp, user alice (or pid), session.
+  void ServiceTag(sv tag) {
+    size_t paren = tag.find('(');
+    size_t angle = tag.find('<');
+    size_t name_end = std::min(paren, angle);
+    e_->service = Sp(tag.substr(0, name_end));
+    if (paren != sv::npos) {
+      size_t close = tag.find(')', paren);
+      if (close != sv::npos) {
+        sv inside = tag.substr(paren + 1, close - paren - 1);
+        int32_t pid;
+        if (ToNumber(inside, &pid)) {
+          e_->pid = pid;
+        } else {
+          e_->user = Sp(inside);
+        }
+      }
+    }
+    // The last <...> is the session id; a leading <pid> may come before it.
+    size_t last_open = tag.rfind('<');
+    if (last_open != sv::npos && EndsWith(tag, ">")) {
+      sv inner = tag.substr(last_open + 1, tag.size() - last_open - 2);
+      int32_t pid;
+      if (ToNumber(inner, &pid)) {
+        e_->pid = pid;
+      } else {
+        e_->session = Sp(inner);
+        size_t first_open = tag.find('<');
+        if (first_open != last_open) {
+          ToNumber(tag.substr(first_open + 1, tag.find('>', first_open) - first_open - 1),
+                   &e_->pid);
+        }
+      }
+    }
+  }
+
+  // Dovecot's "Info: ", "Error: " ... after the service tag.
+  void Level(sv& s) {
+    static constexpr std::pair<sv, Severity> kLevels[] = {
+        {"Info: ", Severity::kInfo},       {"Debug: ", Severity::kInfo},
+        {"Warning: ", Severity::kWarning}, {"Error: ", Severity::kError},
+        {"Fatal: ", Severity::kFatal},     {"Panic: ", Severity::kPanic}};
+    for (const auto& [word, sev] : kLevels) {
+      if (Consume(s, word)) {
+        e_->severity = sev;
+        return;
+      }
+    }
+  }
+
+  // ---- Postfix --------------------------------------------------------------------------
+
+  bool PostfixSeverity(sv& s) {
+    if (Consume(s, "warning: ")) {
+      e_->severity = Severity::kWarning;
+    } else if (Consume(s, "error: ")) {
+      e_->severity = Severity::kError;
+    } else if (Consume(s, "fatal: ")) {
+      e_->severity = Severity::kFatal;
+    } else if (Consume(s, "panic: ")) {
+      e_->severity = Severity::kPanic;
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  void Postfix(sv s) {
+    sv service = e_->Get(e_->service);
+    if (PostfixSeverity(s)) {
+      PostfixWarning(s, service);
+      return;
+    }
+    // "QID: rest" or "NOQUEUE: rest"
+    size_t colon = s.find(": ");
+    if (colon != sv::npos) {
+      sv head = s.substr(0, colon);
+      if (head == "NOQUEUE") {
+        s.remove_prefix(colon + 2);
+        QueueLine(s, service);
+        return;
+      }
+      if (IsQueueId(head)) {
+        e_->queue_id = Sp(head);
+        s.remove_prefix(colon + 2);
+        if (PostfixSeverity(s)) {
+          if (!HeaderAction(s)) e_->kind = Kind::kWarning;
+          return;
+        }
+        QueueLine(s, service);
+        return;
+      }
+    }
+    NoQueueLine(s, service);
+  }
+
+  void PostfixWarning(sv s, sv service) {
+    e_->kind = Kind::kWarning;
+    // "warning: host[ip]: SASL LOGIN authentication failed: ..."
+    size_t sasl = s.find(": SASL ");
+    if (sasl != sv::npos && s.find(" authentication failed", sasl) != sv::npos) {
+      sv client = s.substr(0, sasl);
+      if (ClientHostIp(client, &e_->client_host, &e_->client_ip, &e_->client_port)) {
+        e_->kind = Kind::kSaslFailure;
+        sv rest = s.substr(sasl + 7);
+        e_->sasl_method = Sp(rest.substr(0, rest.find(' ')));
+        size_t reason = rest.find("failed: ");
+        if (reason != sv::npos) e_->response = Sp(rest.substr(reason + 8));
+        size_t user = rest.find("sasl_username=");
+        if (user != sv::npos) e_->sasl_username = Sp(UpTo(rest.substr(user + 14), ','));
+      }
+      return;
+    }
+    if (service == "smtp" || service == "lmtp") ConnectFailure(s);
+  }
+
+  // "host[ip]" or "host[ip]:port"; false unless it has that shape.
+  bool ClientHostIp(sv text, Span* host, Span* ip, uint16_t* port) {
+    size_t open = text.find('[');
+    if (open == sv::npos) return false;
+    size_t close = text.find(']', open);
+    if (close == sv::npos) return false;
+    *host = Sp(text.substr(0, open));
+    *ip = Sp(text.substr(open + 1, close - open - 1));
+    sv after = text.substr(close + 1);
+    if (Consume(after, ":") && port != nullptr) {
+      ToNumber(UpTo(after, ' '), port);
+    }
+    return true;
+  }
+
+  static sv UpTo(sv s, char c) { return s.substr(0, s.find(c)); }
+
+  // <addr> (brackets stripped); the value may be empty ("<>").
+  static sv Angle(sv s) {
+    if (StartsWith(s, "<")) {
+      size_t close = s.find('>');
+      return close == sv::npos ? s.substr(1) : s.substr(1, close - 1);
+    }
+    return s;
+  }
+
+  bool ConnectFailure(sv s) {
+    // "connect to host[ip]:25: Connection refused"
+    if (!Consume(s, "connect to ")) return false;
+    size_t colon = s.find("]:");
+    size_t reason = s.find(": ", colon == sv::npos ? 0 : colon + 2);
+    if (reason == sv::npos) return false;
+    ClientHostIp(s.substr(0, reason), &e_->relay_host, &e_->relay_ip, &e_->relay_port);
+    e_->response = Sp(s.substr(reason + 2));
+    e_->kind = Kind::kConnectFailure;
+    return true;
+  }
+
+  // Lines that start with "QID: " (or "NOQUEUE: ").
+  void QueueLine(sv s, sv service) {
+    if (StartsWith(s, "to=<") || StartsWith(s, "to=")) {
+      Delivery(s);
+    } else if (StartsWith(s, "client=")) {
+      e_->kind = Kind::kClient;
+      KeyValues(s);
+    } else if (StartsWith(s, "message-id=")) {
+      e_->kind = Kind::kMessageId;
+      sv v = s.substr(11);
+      e_->message_id = Sp(Angle(v));
+    } else if (StartsWith(s, "resent-message-id=")) {
+      e_->kind = Kind::kMessageId;
+      e_->message_id = Sp(Angle(s.substr(18)));
+    } else if (StartsWith(s, "from=")) {
+      KeyValues(s);
+      sv status = e_->Get(e_->status);
+      e_->kind = status == "expired" ? Kind::kExpired : Kind::kQueued;
+    } else if (StartsWith(s, "uid=")) {
+      e_->kind = Kind::kPickup;
+      KeyValues(s);
+    } else if (s == "removed") {
+      e_->kind = service == "postsuper" ? Kind::kDelete : Kind::kRemoved;
+    } else if (s == "placed on hold") {
+      e_->kind = Kind::kHold;
+    } else if (s == "released from hold") {
+      e_->kind = Kind::kRelease;
+    } else if (s == "requeued") {
+      e_->kind = Kind::kRequeue;
+    } else if (Consume(s, "reject: ") || Consume(s, "milter-reject: ")) {
+      Reject(s);
+    } else if (Consume(s, "hold: ")) {
+      e_->kind = Kind::kHold;
+      ActionDetails(s);
+    } else if (StartsWith(s, "discard: ") || StartsWith(s, "filter: ") ||
+               StartsWith(s, "redirect: ") || StartsWith(s, "replace: ") ||
+               StartsWith(s, "info: ") || StartsWith(s, "prepend: ") ||
+               StartsWith(s, "reject_warning: ") || StartsWith(s, "warning: ")) {
+      HeaderAction(s);
+    } else if (NotificationLine(s)) {
+    } else if (StartsWith(s, "host ") || StartsWith(s, "lost connection with ") ||
+               StartsWith(s, "conversation with ") || StartsWith(s, "enabling PIX") ||
+               StartsWith(s, "Protocol error: ") || StartsWith(s, "SASL authentication failed")) {
+      RemoteReply(s);
+    } else if (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ")) {
+      e_->kind = Kind::kLostConnection;
+      FromClient(s);
+    } else if (service == "postscreen" || service == "dnsblog") {
+      e_->kind = Kind::kPostscreen;
+    }
+  }
+
+  // bounce: "sender non-delivery notification: NEWQID"
+  bool NotificationLine(sv s) {
+    size_t at = s.find(" notification: ");
+    if (at == sv::npos || at > 40) return false;
+    sv id = s.substr(at + 15);
+    if (!IsQueueId(id)) return false;
+    e_->kind = Kind::kBounce;
+    e_->queued_as = Sp(id);
+    e_->status = Sp(s.substr(0, at));
+    return true;
+  }
+
+  bool HeaderAction(sv s) {
+    // "warning: header Subject: x from host[ip]; from=<a> to=<b> proto=ESMTP helo=<h>: text"
+    size_t colon = s.find(": ");
+    if (colon == sv::npos) return false;
+    e_->kind = Kind::kHeaderAction;
+    e_->status = Sp(s.substr(0, colon));
+    ActionDetails(s.substr(colon + 2));
+    return true;
+  }
+
+  // The tail shared by reject/hold/header actions: "... from host[ip]; from=<a> to=<b> ...".
+  void ActionDetails(sv s) {
+    size_t from_client = s.find(" from ");
+    size_t semi = s.find("; from=<");
+    if (from_client != sv::npos && (semi == sv::npos || from_client < semi)) {
+      sv client = s.substr(from_client + 6, semi == sv::npos ? sv::npos : semi - from_client - 6);
+      ClientHostIp(client, &e_->client_host, &e_->client_ip, &e_->client_port);
+    }
+    if (semi != sv::npos) TrailingEnvelope(s.substr(semi + 2));
+  }
+
+  // "from=<a> to=<b> proto=ESMTP helo=<h>" (space or ", " separated); a ": text" after helo
+  // is the response.
+  void TrailingEnvelope(sv s) {
+    while (!s.empty()) {
+      if (Consume(s, "from=")) {
+        e_->from = Sp(Angle(s));
+      } else if (Consume(s, "to=")) {
+        e_->to = Sp(Angle(s));
+      } else if (Consume(s, "orig_to=")) {
+        e_->orig_to = Sp(Angle(s));
+      }
+      // Skip this value: an <...> may contain spaces.
+      if (StartsWith(s, "<")) {
+        size_t close = s.find('>');
+        s.remove_prefix(close == sv::npos ? s.size() : close + 1);
+        if (Consume(s, ": ")) {
+          if (e_->response.empty()) e_->response = Sp(s);
+          return;
+        }
+      } else {
+        size_t space = s.find(' ');
+        if (space == sv::npos) return;
+        s.remove_prefix(space);
+      }
+      while (!s.empty() && (s.front() == ' ' || s.front() == ',')) s.remove_prefix(1);
+    }
+  }
+
+  // "RCPT from host[ip]: 554 5.7.1 <x>: Relay access denied; from=<a> to=<b> proto=ESMTP helo=<h>"
+  void Reject(sv s) {
+    e_->kind = Kind::kReject;
+    sv stage = UpTo(s, ' ');
+    e_->reject_stage = Sp(stage);
+    sv rest = s.substr(stage.size());
+    if (Consume(rest, " from ")) {
+      size_t colon = rest.find(": ");
+      if (colon != sv::npos) {
+        ClientHostIp(rest.substr(0, colon), &e_->client_host, &e_->client_ip, &e_->client_port);
+        rest.remove_prefix(colon + 2);
+      }
+    }
+    // "554 5.7.1 text" → code "554 5.7.1"
+    if (rest.size() >= 4 && IsDigit(rest[0]) && IsDigit(rest[1]) && IsDigit(rest[2]) &&
+        rest[3] == ' ') {
+      size_t code_end = 3;
+      sv after = rest.substr(4);
+      sv dsn = UpTo(after, ' ');
+      if (dsn.size() >= 5 && IsDigit(dsn[0]) && dsn[1] == '.') {
+        code_end = 4 + dsn.size();
+        e_->dsn = Sp(dsn);
+      }
+      e_->reject_code = Sp(rest.substr(0, code_end));
+    }
+    size_t semi = rest.rfind("; from=<");
+    e_->response = Sp(semi == sv::npos ? rest : rest.substr(0, semi));
+    if (semi != sv::npos) TrailingEnvelope(rest.substr(semi + 2));
+  }
+
+  // "to=<a>, orig_to=<b>, relay=h[ip]:25, delay=1, delays=a/b/c/d, dsn=2.0.0, status=sent (...)"
+  void Delivery(sv s) {
+    e_->kind = Kind::kDelivery;
+    KeyValues(s);
+  }
+
+  void RemoteReply(sv s) {
+    e_->kind = Kind::kRemoteReply;
+    e_->response = Sp(s);
+    // "host mx.example[1.2.3.4] said: 450 ..." / "lost connection with mx[ip] while ..."
+    size_t open = s.find('[');
+    size_t close = s.find(']');
+    if (open != sv::npos && close != sv::npos && close > open) {
+      size_t start = s.rfind(' ', open);
+      start = start == sv::npos ? 0 : start + 1;
+      ClientHostIp(s.substr(start, close + 1 - start), &e_->relay_host, &e_->relay_ip, nullptr);
+    }
+  }
+
+  // Parses ", "-separated key=value pairs; stops at "status=X (response)".
+  void KeyValues(sv s) {
+    while (!s.empty()) {
+      size_t eq = s.find('=');
+      if (eq == sv::npos) return;
+      sv key = s.substr(0, eq);
+      s.remove_prefix(eq + 1);
+      if (key == "status") {
+        sv status = UpTo(s, ' ');
+        if (!status.empty() && status.back() == ',') status.remove_suffix(1);
+        e_->status = Sp(status);
+        s.remove_prefix(status.size());
+        SkipSpaces(s);
+        if (Consume(s, "(")) {
+          if (EndsWith(s, ")")) s.remove_suffix(1);
+          e_->response = Sp(s);
+          QueuedAs(s);
+        } else if (Consume(s, ", ")) {
+          e_->response = Sp(s);  // "returned to sender"
+        }
+        return;
+      }
+      sv value;
+      if (StartsWith(s, "<")) {
+        size_t close = s.find('>');
+        value = close == sv::npos ? s.substr(1) : s.substr(1, close - 1);
+        s.remove_prefix(close == sv::npos ? s.size() : close + 1);
+      } else {
+        size_t end = s.find(", ");
+        size_t paren = s.find(" (");
+        end = std::min(end, paren);
+        value = s.substr(0, end);
+        s.remove_prefix(end == sv::npos ? s.size() : end);
+      }
+      Assign(key, value);
+      if (Consume(s, " (")) {  // "nrcpt=1 (queue active)"
+        return;
+      }
+      while (!s.empty() && (s.front() == ',' || s.front() == ' ')) s.remove_prefix(1);
+    }
+  }
+
+  void Assign(sv key, sv value) {
+    switch (key.size()) {
+      case 2:
+        if (key == "to") e_->to = Sp(value);
+        break;
+      case 3:
+        if (key == "dsn") e_->dsn = Sp(value);
+        else if (key == "uid") {
+        }
+        break;
+      case 4:
+        if (key == "from") e_->from = Sp(value);
+        else if (key == "size") ToNumber(value, &e_->size);
+        break;
+      case 5:
+        if (key == "relay") Relay(value);
+        else if (key == "delay") ToFloat(value, &e_->delay);
+        else if (key == "nrcpt") ToNumber(value, &e_->nrcpt);
+        break;
+      case 6:
+        if (key == "client") {
+          ClientHostIp(value, &e_->client_host, &e_->client_ip, &e_->client_port);
+        } else if (key == "delays") {
+          Delays(value);
+        }
+        break;
+      case 7:
+        if (key == "orig_to") e_->orig_to = Sp(value);
+        break;
+      case 11:
+        if (key == "sasl_method") e_->sasl_method = Sp(value);
+        break;
+      case 13:
+        if (key == "sasl_username") e_->sasl_username = Sp(value);
+        break;
+      default:
+        break;
+    }
+  }
+
+  void Relay(sv value) {
+    if (value == "none") return;
+    if (!ClientHostIp(value, &e_->relay_host, &e_->relay_ip, &e_->relay_port)) {
+      e_->relay_host = Sp(value);  // "local", "dovecot", "virtual"
+    }
+  }
+
+  void Delays(sv value) {
+    for (int i = 0; i < 4 && !value.empty(); ++i) {
+      sv part = UpTo(value, '/');
+      ToFloat(part, &e_->delays[i]);
+      value.remove_prefix(std::min(part.size() + 1, value.size()));
+    }
+  }
+
+  // "250 2.0.0 Ok: queued as 555D8106188" and lmtp/pipe variants.
+  void QueuedAs(sv response) {
+    size_t at = response.find("queued as ");
+    if (at == sv::npos) return;
+    sv id = response.substr(at + 10);
+    size_t end = 0;
+    while (end < id.size() && IsAlnum(id[end])) ++end;
+    id = id.substr(0, end);
+    if (id.size() >= 5) e_->queued_as = Sp(id);
+  }
+
+  // smtpd-style "... from host[ip]" at the end of a line (or before ": ").
+  void FromClient(sv s) {
+    size_t from = s.rfind(" from ");
+    if (from == sv::npos) return;
+    sv client = s.substr(from + 6);
+    client = client.substr(0, client.find(' '));
+    if (!client.empty() && client.back() == ':') client.remove_suffix(1);
+    ClientHostIp(client, &e_->client_host, &e_->client_ip, &e_->client_port);
+  }
+
+  // Lines without a queue id.
+  void NoQueueLine(sv s, sv service) {
+    if (Consume(s, "connect from ")) {
+      e_->kind = Kind::kConnect;
+      ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
+    } else if (Consume(s, "disconnect from ")) {
+      e_->kind = Kind::kDisconnect;
+      ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
+    } else if (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ") ||
+               StartsWith(s, "too many errors after ") ||
+               StartsWith(s, "improper command pipelining after ")) {
+      e_->kind = Kind::kLostConnection;
+      FromClient(s);
+    } else if (s.find(" TLS connection established ") != sv::npos) {
+      Tls(s);
+    } else if (ConnectFailure(s)) {
+    } else if (StartsWith(s, "statistics: ") || StartsWith(s, "cache ")) {
+      e_->kind = Kind::kStatistics;
+    } else if (service == "master" || service == "postfix-script" || service == "postfix") {
+      e_->kind = Kind::kDaemon;
+    } else if (service == "postscreen" || service == "dnsblog" || service == "tlsproxy") {
+      e_->kind = service == "tlsproxy" ? Kind::kTls : Kind::kPostscreen;
+      Postscreen(s);
+    } else if (service == "postsuper" && StartsWith(s, "Deleted: ")) {
+      e_->kind = Kind::kDelete;
+    } else if (service == "postsuper" && (StartsWith(s, "Placed on hold: ") ||
+                                          StartsWith(s, "Released from hold: ") ||
+                                          StartsWith(s, "Requeued: "))) {
+      e_->kind = s[0] == 'P' ? Kind::kHold : s[0] == 'R' && s[2] == 'l' ? Kind::kRelease
+                                                                          : Kind::kRequeue;
+    } else if (StartsWith(s, "Trusted TLS") || StartsWith(s, "Untrusted TLS") ||
+               StartsWith(s, "Verified TLS") || StartsWith(s, "Anonymous TLS")) {
+      Tls(s);
+    }
+  }
+
+  // "CONNECT from [ip]:port to [ip]:25", "PASS NEW [ip]:port", "DNSBL rank 3 for [ip]:port"
+  void Postscreen(sv s) {
+    size_t open = s.find('[');
+    size_t close = s.find(']');
+    if (open == sv::npos || close == sv::npos || close < open) return;
+    e_->client_ip = Sp(s.substr(open + 1, close - open - 1));
+    sv after = s.substr(close + 1);
+    if (Consume(after, ":")) ToNumber(UpTo(UpTo(after, ' '), ':'), &e_->client_port);
+    if (StartsWith(s, "CONNECT from ")) e_->kind = Kind::kConnect;
+  }
+
+  // "Anonymous TLS connection established from host[ip]: TLSv1.3 with cipher X (256/256 bits)"
+  void Tls(sv s) {
+    e_->kind = Kind::kTls;
+    size_t dir = s.find(" established ");
+    sv rest = s.substr(dir + 13);
+    bool outgoing = Consume(rest, "to ");
+    if (!outgoing) Consume(rest, "from ");
+    size_t colon = rest.find("]: ");
+    if (colon == sv::npos) colon = rest.find(": ");
+    else ++colon;
+    if (colon == sv::npos) return;
+    sv peer = rest.substr(0, colon);
+    if (outgoing) {
+      ClientHostIp(peer, &e_->relay_host, &e_->relay_ip, &e_->relay_port);
+    } else {
+      ClientHostIp(peer, &e_->client_host, &e_->client_ip, &e_->client_port);
+    }
+    rest.remove_prefix(colon + 2);
+    e_->tls_protocol = Sp(UpTo(rest, ' '));
+    size_t cipher = rest.find(" with cipher ");
+    if (cipher != sv::npos) e_->tls_cipher = Sp(UpTo(rest.substr(cipher + 13), ' '));
+  }
+
+  // ---- Dovecot --------------------------------------------------------------------------
+
+  // Syslog form: "dovecot: imap-login: Login: user=<...>" / "dovecot: lmtp(alice)<1><s>: msg"
+  void DovecotSyslog(sv s) {
+    size_t colon = s.find(": ");
+    if (colon == sv::npos) return;
+    sv tag = s.substr(0, colon);
+    if (tag.find(' ') != sv::npos) return;
+    s.remove_prefix(colon + 2);
+    int32_t syslog_pid = e_->pid;
+    ServiceTag(tag);
+    if (e_->pid == 0) e_->pid = syslog_pid;
+    Level(s);
+    e_->message = Sp(s);
+    DovecotPayload(s, e_->Get(e_->service));
+  }
+
+  // Dovecot's key=<value>, key=value lists: "user=<alice>, method=PLAIN, rip=1.2.3.4, ..."
+  void DovecotFields(sv s) {
+    while (!s.empty()) {
+      size_t eq = s.find('=');
+      size_t comma = s.find(", ");
+      if (eq == sv::npos) return;
+      if (comma != sv::npos && comma < eq) {
+        s.remove_prefix(comma + 2);
+        continue;
+      }
+      sv key = s.substr(0, eq);
+      s.remove_prefix(eq + 1);
+      sv value;
+      if (StartsWith(s, "<")) {
+        size_t close = s.find('>');
+        value = close == sv::npos ? s.substr(1) : s.substr(1, close - 1);
+        s.remove_prefix(close == sv::npos ? s.size() : close + 1);
+      } else {
+        value = s.substr(0, s.find(", "));
+        s.remove_prefix(value.size());
+      }
+      if (key == "user") e_->user = Sp(value);
+      else if (key == "method") e_->method = Sp(value);
+      else if (key == "rip") e_->client_ip = Sp(value);
+      else if (key == "session") e_->session = Sp(value);
+      else if (key == "rport") ToNumber(value, &e_->client_port);
+      while (!s.empty() && (s.front() == ',' || s.front() == ' ')) s.remove_prefix(1);
+    }
+  }
+
+  void DovecotPayload(sv s, sv service) {
+    if (EndsWith(service, "-login")) {
+      if (StartsWith(s, "Login: ")) {
+        e_->kind = Kind::kDovecotLogin;
+        e_->result = Sp(s.substr(0, 5));
+        s.remove_prefix(7);
+        DovecotFields(s);
+        return;
+      }
+      // "Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, ..." (2.2) or
+      // "Aborted login (auth failed, ...)" / "Login aborted: ... (auth_failed)" (2.3)
+      size_t open = s.find(" (");
+      size_t close = s.find("): ");
+      if (open != sv::npos && close != sv::npos && close > open) {
+        sv why = s.substr(open + 2, close - open - 2);
+        e_->result = Sp(UpTo(why, ','));
+        e_->kind = why.find("auth failed") != sv::npos || why.find("auth_failed") != sv::npos
+                       ? Kind::kDovecotAuthFailure
+                       : Kind::kDovecotDisconnect;
+        DovecotFields(s.substr(close + 3));
+        return;
+      }
+      if (StartsWith(s, "Disconnected") || StartsWith(s, "Aborted login") ||
+          StartsWith(s, "Login aborted")) {
+        e_->kind = s.find("auth") != sv::npos && s.find("failed") != sv::npos
+                       ? Kind::kDovecotAuthFailure
+                       : Kind::kDovecotDisconnect;
+        size_t fields = s.find(": user=");
+        if (fields != sv::npos) DovecotFields(s.substr(fields + 2));
+        return;
+      }
+    }
+    if (service == "auth" || service == "auth-worker") {
+      // "passwd-file(alice,198.18.0.11,<sess>): Password mismatch"
+      size_t open = s.find('(');
+      size_t close = s.find("): ");
+      if (open != sv::npos && close != sv::npos && open < close) {
+        sv inside = s.substr(open + 1, close - open - 1);
+        sv user = UpTo(inside, ',');
+        sv reason = s.substr(close + 3);
+        if (reason.find("mismatch") != sv::npos || reason.find("unknown user") != sv::npos ||
+            reason.find("failed") != sv::npos || reason.find("Authentication failure") != sv::npos) {
+          e_->kind = Kind::kDovecotAuthFailure;
+          e_->user = Sp(user);
+          e_->method = Sp(s.substr(0, open));
+          e_->result = Sp(reason);
+          if (inside.size() > user.size()) {
+            sv ip = inside.substr(user.size() + 1);
+            e_->client_ip = Sp(UpTo(ip, ','));
+          }
+          return;
+        }
+      }
+      if (e_->severity != Severity::kInfo) e_->kind = Kind::kWarning;
+      return;
+    }
+    if (service == "lmtp" || service == "lda" || service == "deliver") {
+      if (Consume(s, "Connect from ")) {
+        e_->kind = Kind::kConnect;
+        return;
+      }
+      if (StartsWith(s, "Disconnect from ")) {
+        e_->kind = Kind::kDovecotDisconnect;
+        return;
+      }
+      if (Consume(s, "msgid=")) {
+        e_->kind = Kind::kDovecotDelivery;
+        size_t end = s.find(": ");
+        e_->message_id = Sp(Angle(s.substr(0, end)));
+        if (end != sv::npos) e_->result = Sp(s.substr(end + 2));
+        return;
+      }
+      if (!e_->user.empty()) {
+        e_->kind = Kind::kDovecotDelivery;
+        e_->result = Sp(s);
+        return;
+      }
+    }
+    if (service == "imap" || service == "pop3" || service == "managesieve" ||
+        service == "submission") {
+      if (StartsWith(s, "Disconnected") || StartsWith(s, "Logged out") ||
+          StartsWith(s, "Connection closed")) {
+        e_->kind = Kind::kDovecotDisconnect;
+        e_->result = Sp(UpTo(s, ':'));
+        return;
+      }
+    }
+    if (service == "master" || service == "dovecot" || StartsWith(s, "Dovecot v")) {
+      if (StartsWith(s, "Dovecot v") || StartsWith(s, "Warning: Killed") ||
+          s.find("starting up") != sv::npos || s.find("shutting down") != sv::npos) {
+        e_->kind = Kind::kDaemon;
+        return;
+      }
+    }
+    if (e_->severity != Severity::kInfo) e_->kind = Kind::kWarning;
+  }
+
+  LogEvent* const e_;
+  const sv raw_;
+  const int ref_year_;
+  const int ref_month_;
+  bool dovecot_own_log_ = false;
+};
+
+}  // namespace
+
+std::string_view KindName(Kind kind) {
+  auto i = static_cast<size_t>(kind);
+  return i < kKindNames.size() ? kKindNames[i] : "other";
+}
+
+std::string_view SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kInfo: return "info";
+    case Severity::kWarning: return "warning";
+    case Severity::kError: return "error";
+    case Severity::kFatal: return "fatal";
+    case Severity::kPanic: return "panic";
+  }
+  return "info";
+}
+
+void LogEvent::Clear() {
+  std::string keep = std::move(raw);
+  keep.clear();
+  *this = LogEvent();
+  raw = std::move(keep);
+}
+
+Parser::Parser(std::chrono::system_clock::time_point reference) {
+  std::time_t t = std::chrono::system_clock::to_time_t(reference);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  reference_year_ = tm.tm_year + 1900;
+  reference_month_ = tm.tm_mon + 1;
+}
+
+void Parser::Parse(std::string_view line, LogEvent* event) const {
+  event->Clear();
+  if (line.size() > kMaxLine) {
+    line = line.substr(0, kMaxLine);
+    event->truncated = true;
+  }
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  event->raw.assign(line);
+  event->invalid_utf8 = !ValidUtf8(line);
+  try {
+    LineParser(event, reference_year_, reference_month_).Run();
+  } catch (const std::exception&) {
+    // A bug in a payload rule must never cost the line: keep it raw, as kind "other".
+    bool truncated = event->truncated, invalid = event->invalid_utf8;
+    event->Clear();
+    event->raw.assign(line);
+    event->truncated = truncated;
+    event->invalid_utf8 = invalid;
+  }
+}
+
+}  // namespace mailfleet::parse

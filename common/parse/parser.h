@@ -1,0 +1,35 @@
+// The mail log parser: classic syslog, RFC 3339 / high-precision rsyslog, Postfix postlogd
+// (maillog_file) and journal-export-style prefixes; Postfix daemons and Dovecot payloads.
+// It never rejects a line: what it does not understand stays raw with kind kOther. No regex,
+// and no allocation per line beyond the event's copy of the line.
+//   Parser parser(clock.Now());
+//   LogEvent event;
+//   parser.Parse("Nov 29 00:54:25 h1 postfix/qmgr[8170]: 4C598106183: removed", &event);
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "common/parse/log_event.h"
+
+namespace mailfleet::parse {
+
+class Parser {
+ public:
+  // `reference` stands for "now" when a classic syslog timestamp has no year: the year is
+  // reference's, or the one before when the month is more than one month ahead of it (a
+  // December line read in January). Timestamps without a zone are taken as UTC.
+  explicit Parser(std::chrono::system_clock::time_point reference);
+
+  // Fills `event` (cleared first) from one line without its newline. Lines longer than
+  // kMaxLine are cut there and flagged truncated. Thread-compatible: one Parser per thread.
+  void Parse(std::string_view line, LogEvent* event) const;
+
+  static constexpr size_t kMaxLine = 1 << 20;
+
+ private:
+  int reference_year_;
+  int reference_month_;  // 1..12
+};
+
+}  // namespace mailfleet::parse
