@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <openssl/evp.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <set>
 
 #include "common/absl_fmt.h"
+#include "common/sha256.h"
 #include "common/version.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -83,15 +83,6 @@ std::vector<std::string> InterfaceAddresses() {
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
 
 mailfleet::v1::Inventory CollectInventory(ProcessRunner& runner, const InventoryOptions& options) {
   mailfleet::v1::Inventory inv;

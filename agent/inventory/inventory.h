@@ -20,7 +20,4 @@ struct InventoryOptions {
 // Never fails: what cannot be read is left empty and explained in inventory_errors.
 mailfleet::v1::Inventory CollectInventory(ProcessRunner& runner, const InventoryOptions& options);
 
-// Lowercase hex SHA-256.
-std::string Sha256Hex(std::string_view data);
-
 }  // namespace mailfleet::agent

@@ -47,6 +47,17 @@ class LineSplitter {
     }
   }
 
+  // Delivers a held-back unfinished line as it is (for a file that will never grow again);
+  // its next_offset is the end of the stream.
+  template <typename Fn>
+  void Flush(Fn&& fn) {
+    if (pending_ == 0) return;
+    fn(std::string_view(partial_), offset_, skipping_);
+    partial_.clear();
+    skipping_ = false;
+    pending_ = 0;
+  }
+
   // Bytes of an unfinished last line held back (they will be read again after a restart).
   size_t pending() const { return pending_; }
   // The offset just past the last complete line delivered.

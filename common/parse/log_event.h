@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -100,5 +101,42 @@ struct LogEvent {
   // Resets every field and reuses raw's buffer.
   void Clear();
 };
+
+// Every Span field with its stored name, in a fixed order: the wire format (LogEvent.spans)
+// and the events table's columns follow it. Append only.
+struct SpanField {
+  std::string_view name;
+  Span LogEvent::*member;
+};
+inline constexpr SpanField kSpanFields[] = {
+    {"host", &LogEvent::host},
+    {"program", &LogEvent::program},
+    {"service", &LogEvent::service},
+    {"message", &LogEvent::message},
+    {"queue_id", &LogEvent::queue_id},
+    {"client_host", &LogEvent::client_host},
+    {"client_ip", &LogEvent::client_ip},
+    {"sender", &LogEvent::from},
+    {"recipient", &LogEvent::to},
+    {"orig_to", &LogEvent::orig_to},
+    {"relay_host", &LogEvent::relay_host},
+    {"relay_ip", &LogEvent::relay_ip},
+    {"dsn", &LogEvent::dsn},
+    {"status", &LogEvent::status},
+    {"response", &LogEvent::response},
+    {"queued_as", &LogEvent::queued_as},
+    {"message_id", &LogEvent::message_id},
+    {"sasl_method", &LogEvent::sasl_method},
+    {"sasl_username", &LogEvent::sasl_username},
+    {"reject_stage", &LogEvent::reject_stage},
+    {"reject_code", &LogEvent::reject_code},
+    {"tls_protocol", &LogEvent::tls_protocol},
+    {"tls_cipher", &LogEvent::tls_cipher},
+    {"dovecot_user", &LogEvent::user},
+    {"method", &LogEvent::method},
+    {"result", &LogEvent::result},
+    {"session", &LogEvent::session},
+};
+inline constexpr size_t kSpanFieldCount = std::size(kSpanFields);
 
 }  // namespace mailfleet::parse

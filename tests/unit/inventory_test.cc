@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/sha256.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_process_runner.h"
 
