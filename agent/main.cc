@@ -8,11 +8,14 @@
 #include <thread>
 
 #include "agent/inventory/inventory.h"
+#include "agent/tail/log_sources.h"
+#include "agent/tail/tailer.h"
 #include "agent/uplink/uplink.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "fmt/ranges.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::agent {
@@ -24,6 +27,9 @@ struct AgentConfig {
   std::string postfix_config_dir = "/etc/postfix";
   std::string dovecot_config = "/etc/dovecot/dovecot.conf";
   std::string state_dir = "/var/lib/mailfleet-agent";
+  std::vector<std::string> log_files;  // in addition to the defaults
+  bool default_logs = true;
+  bool start_at_end = false;
   std::string log_level = "info";
   TlsOptions tls;
 };
@@ -34,6 +40,9 @@ absl::Status ReadConfigFile(TomlConfig& file, AgentConfig& c) {
   RETURN_IF_ERROR(file.GetString("postfix_config_dir", &c.postfix_config_dir));
   RETURN_IF_ERROR(file.GetString("dovecot_config", &c.dovecot_config));
   RETURN_IF_ERROR(file.GetString("state_dir", &c.state_dir));
+  RETURN_IF_ERROR(file.GetStrings("logs.files", &c.log_files));
+  RETURN_IF_ERROR(file.GetBool("logs.defaults", &c.default_logs));
+  RETURN_IF_ERROR(file.GetBool("logs.start_at_end", &c.start_at_end));
   RETURN_IF_ERROR(file.GetString("log_level", &c.log_level));
   RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
   return file.CheckAllKeysUsed();
@@ -60,8 +69,26 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   RealProcessRunner runner;
   InventoryOptions inventory_options{.postfix_config_dir = config.postfix_config_dir,
                                      .dovecot_config = config.dovecot_config};
+
+  std::vector<std::string> log_files;
+  if (config.default_logs) {
+    auto defaults = DefaultLogFiles(runner, config.postfix_config_dir, config.dovecot_config,
+                                    [](const std::string& p) { return access(p.c_str(), F_OK) == 0; });
+    for (const auto& note : defaults.notes) spdlog::info("logs: {}", note);
+    log_files = defaults.paths;
+  }
+  log_files.insert(log_files.end(), config.log_files.begin(), config.log_files.end());
+  std::string checkpoint_path = config.state_dir + "/checkpoint";
+  ASSIGN_OR_RETURN(Checkpoint checkpoint, LoadCheckpoint(checkpoint_path));
+  Tailer tailer({.paths = log_files, .start_at_end = config.start_at_end}, checkpoint, clock);
+  LogShipper shipper(tailer, {.checkpoint_path = checkpoint_path}, clock);
+  spdlog::info("logs: following {}", fmt::join(log_files, ", "));
+
   Uplink uplink(
-      {.target = config.collector, .credentials = credentials, .agent_name = config.name},
+      {.target = config.collector,
+       .credentials = credentials,
+       .agent_name = config.name,
+       .shipper = &shipper},
       [&] {
         auto inv = CollectInventory(runner, inventory_options);
         for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
@@ -75,7 +102,7 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   spdlog::info("signal {}: stopping", sig);
   uplink.Stop();
   uplink_thread.join();
-  return absl::OkStatus();
+  return shipper.SaveNow();
 }
 
 }  // namespace
@@ -114,6 +141,13 @@ int main(int argc, char** argv) {
                  "[dovecot_config]");
   app.add_option("--state-dir", config.state_dir,
                  "Folder for the agent's state (default /var/lib/mailfleet-agent) [state_dir]");
+  app.add_option("--log-file", config.log_files,
+                 "Another log file to follow (repeatable; globs allowed) [logs.files]");
+  app.add_flag("!--no-default-logs", config.default_logs,
+               "Do not follow the default files (Postfix's maillog_file or /var/log/mail.log, "
+               "Dovecot's log_path) [logs.defaults = false]");
+  app.add_flag("--start-at-end", config.start_at_end,
+               "On the very first start, skip what the files hold already [logs.start_at_end]");
   app.add_option("--log-level", config.log_level,
                  "trace, debug, info, warn, error (default info) [log_level]");
   AddTlsFlags(app, config.tls);

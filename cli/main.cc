@@ -7,7 +7,9 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/client.h"
 #include "cli/format.h"
+#include "cli/logs_command.h"
 #include "cli/parse_command.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
@@ -22,77 +24,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
-
-struct CliConfig {
-  std::string collector = "127.0.0.1:7443";
-  int64_t timeout_seconds = 10;
-  TlsOptions tls;
-};
-
-// The config file: --config, else $MAILFLEET_CONFIG, else ~/.config/mailfleet/cli.toml or
-// /etc/mailfleet/cli.toml when they exist.
-std::string DefaultConfigPath(const std::string& from_flag) {
-  if (!from_flag.empty()) return from_flag;
-  if (const char* env = std::getenv("MAILFLEET_CONFIG"); env != nullptr && *env) return env;
-  if (const char* home = std::getenv("HOME"); home != nullptr) {
-    std::string user = std::string(home) + "/.config/mailfleet/cli.toml";
-    if (std::filesystem::exists(user)) return user;
-  }
-  if (std::filesystem::exists("/etc/mailfleet/cli.toml")) return "/etc/mailfleet/cli.toml";
-  return "";
-}
-
-absl::Status LoadSettings(const std::string& path, CliConfig& c) {
-  ASSIGN_OR_RETURN(TomlConfig file, TomlConfig::Load(path));
-  RETURN_IF_ERROR(file.GetString("collector", &c.collector));
-  RETURN_IF_ERROR(file.GetInt("timeout_seconds", &c.timeout_seconds));
-  RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
-  RETURN_IF_ERROR(file.CheckAllKeysUsed());
-  auto env = [](const char* name, std::string& into) {
-    if (const char* v = std::getenv(name); v != nullptr && *v) into = v;
-  };
-  env("MAILFLEET_COLLECTOR", c.collector);
-  env("MAILFLEET_TLS_CA", c.tls.ca_file);
-  env("MAILFLEET_TLS_CERT", c.tls.cert_file);
-  env("MAILFLEET_TLS_KEY", c.tls.key_file);
-  if (const char* v = std::getenv("MAILFLEET_INSECURE"); v != nullptr && std::string(v) == "1") {
-    c.tls.insecure = true;
-  }
-  return absl::OkStatus();
-}
-
-class Client {
- public:
-  static absl::StatusOr<Client> Connect(const CliConfig& config) {
-    ASSIGN_OR_RETURN(HostPort target, ParseHostPort(config.collector));
-    ASSIGN_OR_RETURN(auto credentials, MakeChannelCredentials(config.tls, target));
-    return Client(config, mailfleet::v1::ControlService::NewStub(
-                              grpc::CreateChannel(config.collector, credentials)));
-  }
-
-  // Calls `method` on the stub with a deadline; errors become sentences for people.
-  template <typename Request, typename Response, typename Method>
-  absl::Status Call(Method method, const Request& request, Response* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(config_.timeout_seconds));
-    grpc::Status status = ((*stub_).*method)(&context, request, response);
-    if (status.ok()) return absl::OkStatus();
-    if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
-        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return absl::UnavailableError(
-        ExplainConnectError(config_.collector, status.error_code(), status.error_message()));
-  }
-
- private:
-  Client(CliConfig config, std::unique_ptr<mailfleet::v1::ControlService::Stub> stub)
-      : config_(std::move(config)), stub_(std::move(stub)) {}
-  CliConfig config_;
-  std::unique_ptr<mailfleet::v1::ControlService::Stub> stub_;
-};
 
 int Fail(const absl::Status& status) {
   std::cerr << "mailfleet: " << status.message() << "\n";
@@ -204,6 +135,23 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the CLI's and the collector's versions");
   version->add_flag("--json", json, "JSON instead of text");
 
+  LogsOptions logs_options;
+  auto* logs = app.add_subcommand("logs", "The fleet's mail log lines, newest last; --follow for live");
+  logs->add_option("--host", logs_options.hosts, "Only this host (repeatable)");
+  logs->add_option("--since", logs_options.since, "From this time: 2h, 30m, 1d or 2026-11-29T08:00");
+  logs->add_option("--until", logs_options.until, "Before this time (same forms)");
+  logs->add_option("--queue-id", logs_options.queue_id, "Lines of this Postfix queue id");
+  logs->add_option("--message-id", logs_options.message_id,
+                   "Every line of the queue ids that carried this Message-ID, on every host");
+  logs->add_option("--from", logs_options.from, "Sender address, or a domain");
+  logs->add_option("--to", logs_options.to, "Recipient address (or orig_to), or a domain");
+  logs->add_option("--status", logs_options.status, "Delivery status: sent, deferred, bounced, ...");
+  logs->add_option("--service", logs_options.service, "Daemon: smtpd, qmgr, smtp, lmtp, imap-login, ...");
+  logs->add_option("--grep", logs_options.grep, "Lines containing this text (case-insensitive)");
+  logs->add_option("--limit", logs_options.limit, "At most this many lines, the newest (default 100)");
+  logs->add_flag("--follow,-f", logs_options.follow, "Keep printing new matching lines");
+  logs->add_flag("--json", logs_options.json, "One JSON object per line");
+
   ParseOptions parse_options;
   auto* parse = app.add_subcommand(
       "parse", "Parse mail log files offline (plain or .gz; none or - for stdin): one JSON "
@@ -222,6 +170,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (*parse) return RunParse(parse_options);
+  if (*logs) return RunLogs(config, logs_options);
   if (*hosts) return RunHosts(config, host_name, json);
   if (*version) return RunVersion(config, json);
   return kExitUsage;

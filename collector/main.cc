@@ -1,7 +1,9 @@
 // mailfleet-collector: the central gRPC server on PostgreSQL.
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <iostream>
 
 #include "collector/server/agent_service.h"
@@ -28,6 +30,8 @@ struct CollectorConfig {
   std::string collector_id;
   int64_t heartbeat_interval = 5;
   int64_t stale_after = 20;
+  int64_t db_connections = 4;
+  int64_t retention_days = 30;
   std::string ready_file;
   std::string log_level = "info";
   TlsOptions tls;
@@ -41,6 +45,8 @@ absl::Status ReadConfigFile(TomlConfig& file, CollectorConfig& c) {
   RETURN_IF_ERROR(file.GetString("collector_id", &c.collector_id));
   RETURN_IF_ERROR(file.GetInt("heartbeat_interval_seconds", &c.heartbeat_interval));
   RETURN_IF_ERROR(file.GetInt("stale_after_seconds", &c.stale_after));
+  RETURN_IF_ERROR(file.GetInt("db_connections", &c.db_connections));
+  RETURN_IF_ERROR(file.GetInt("retention_days", &c.retention_days));
   RETURN_IF_ERROR(file.GetString("log_level", &c.log_level));
   RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
   return file.CheckAllKeysUsed();
@@ -51,6 +57,10 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
     return absl::InvalidArgumentError(
         "--heartbeat-interval must be at least 1 and --stale-after longer than it");
   }
+  if (config.db_connections < 1 || config.db_connections > 64) {
+    return absl::InvalidArgumentError("--db-connections takes 1 to 64");
+  }
+  if (config.retention_days < 1) return absl::InvalidArgumentError("--retention-days must be at least 1");
   std::vector<HostPort> listen;
   for (const auto& address : config.listen) {
     ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(address));
@@ -72,7 +82,9 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   }
   ASSIGN_OR_RETURN(
       auto store,
-      PgStore::Create(conninfo, {.stale_after = std::chrono::seconds(config.stale_after)}));
+      PgStore::Create(conninfo, {.stale_after = std::chrono::seconds(config.stale_after),
+                                 .pool_size = static_cast<int>(config.db_connections),
+                                 .retention_days = static_cast<int>(config.retention_days)}));
 
   std::string collector_id = config.collector_id;
   if (collector_id.empty()) {
@@ -80,7 +92,7 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
     gethostname(name, sizeof name - 1);
     collector_id = name;
   }
-  WorkQueue queue;
+  WorkQueue queue(static_cast<int>(config.db_connections));
   AgentService agents(*store, queue, clock,
                       {.collector_id = collector_id,
                        .heartbeat_interval = std::chrono::seconds(config.heartbeat_interval),
@@ -121,7 +133,19 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
     ready << fmt::format("{}\n", fmt::join(bound, "\n"));
   }
 
+  // Retention: drop whole day partitions past retention_days, at start and every hour.
+  std::atomic<bool> stopping{false};
+  std::thread retention([&] {
+    while (!stopping) {
+      auto dropped = store->DropExpiredPartitions(std::chrono::system_clock::now());
+      if (!dropped.ok()) spdlog::warn("retention: {}", dropped.status().message());
+      if (dropped.ok() && *dropped > 0) spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
+      for (int i = 0; i < 3600 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
   int sig = WaitForTerminationSignal(signals);
+  stopping = true;
+  retention.join();
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
@@ -170,6 +194,10 @@ int main(int argc, char** argv) {
   app.add_option("--stale-after", config.stale_after,
                  "Seconds without a message before an agent counts as disconnected (default 20) "
                  "[stale_after_seconds]");
+  app.add_option("--db-connections", config.db_connections,
+                 "PostgreSQL connections (and store worker threads), default 4 [db_connections]");
+  app.add_option("--retention-days", config.retention_days,
+                 "Days of log lines kept, default 30 [retention_days]");
   app.add_option("--ready-file", config.ready_file,
                  "Write the bound addresses here once serving (for scripts)");
   app.add_option("--log-level", config.log_level,

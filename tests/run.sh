@@ -55,6 +55,10 @@ count_ctest() {
   failed=$((failed + fails))
 }
 
+# Real Postfix and Dovecot log lines from public projects, for the parser tests: shared/ lies
+# beside the checkout (CI puts a copy there too).
+export MAILFLEET_CORPORA=${MAILFLEET_CORPORA:-$(cd "$REPO/.." && pwd)/shared/corpora}
+
 if wants unit; then
   step "format (clang-format, Google style)"
   if (cd "$REPO" && git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror) >"$TMP/format.log" 2>&1; then

@@ -121,45 +121,76 @@ std::string Uplink::RunStream() {
   spdlog::info("connected to collector {} at {} as {}", in.welcome().collector_id(),
                options_.target, options_.agent_name);
 
-  // The reader ends when the stream breaks; it wakes the heartbeat loop through reader_done.
+  LogShipper* shipper = options_.shipper;
+  if (shipper != nullptr) shipper->OnStreamStart();
+
+  // The reader ends when the stream breaks; it wakes the writer loop through reader_done, and
+  // through `wake` when an ack makes room in the window.
   absl::Mutex reader_mu;
-  bool reader_done = false;
+  struct Flags {
+    bool reader_done = false;
+    bool wake = false;
+  } flags;
   std::thread reader([&] {
     mailfleet::v1::CollectorMessage message;
     while (stream->Read(&message)) {
-      // Commands, acks and cancels arrive here once the actions and log pipeline exist; this
-      // version's collector sends none after Welcome.
-      spdlog::debug("collector message {} ignored by this agent version",
-                    static_cast<int>(message.payload_case()));
+      if (message.has_ack() && shipper != nullptr) {
+        shipper->OnAck(message.ack());
+        absl::MutexLock lock(&reader_mu);
+        flags.wake = true;
+      } else {
+        spdlog::debug("collector message {} ignored by this agent version",
+                      static_cast<int>(message.payload_case()));
+      }
     }
     absl::MutexLock lock(&reader_mu);
-    reader_done = true;
+    flags.reader_done = true;
   });
 
   uint64_t seq = 0;
-  for (;;) {
-    {
-      absl::MutexLock lock(&reader_mu);
-      reader_mu.AwaitWithTimeout(absl::Condition(&reader_done), absl::FromChrono(interval));
-      if (reader_done) break;
-    }
+  auto next_beat = clock_.SteadyNow() + interval;
+  bool broken = false;
+  mailfleet::v1::AgentMessage out;
+  while (!broken) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
     }
-    mailfleet::v1::AgentMessage beat;
-    beat.mutable_heartbeat()->set_seq(++seq);
-    *beat.mutable_heartbeat()->mutable_sent_at() =
-        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-            std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now().time_since_epoch())
-                .count());
-    if (!stream->Write(beat)) break;
+    if (shipper != nullptr) {
+      shipper->Tick();
+      while (!broken && shipper->Next(&out)) {
+        broken = !stream->Write(out);
+        if (clock_.SteadyNow() >= next_beat) break;
+      }
+    }
+    if (!broken && clock_.SteadyNow() >= next_beat) {
+      mailfleet::v1::AgentMessage beat;
+      beat.mutable_heartbeat()->set_seq(++seq);
+      *beat.mutable_heartbeat()->mutable_sent_at() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+              std::chrono::duration_cast<std::chrono::microseconds>(
+                  clock_.Now().time_since_epoch())
+                  .count());
+      broken = !stream->Write(beat);
+      next_beat = clock_.SteadyNow() + interval;
+    }
+    absl::MutexLock lock(&reader_mu);
+    auto wait = shipper != nullptr ? options_.poll_interval
+                                   : std::chrono::duration_cast<std::chrono::milliseconds>(interval);
+    auto until_beat = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_beat - clock_.SteadyNow());
+    wait = std::max(std::chrono::milliseconds(1), std::min(wait, until_beat));
+    reader_mu.AwaitWithTimeout(
+        absl::Condition(+[](Flags* f) { return f->reader_done || f->wake; }, &flags),
+        absl::FromChrono(wait));
+    if (flags.reader_done) break;
+    flags.wake = false;
   }
   {
     // Unless the collector ended the stream itself (its status is then the one to report),
     // cancel it so the reader's Read returns.
     absl::MutexLock lock(&reader_mu);
-    if (!reader_done) context.TryCancel();
+    if (!flags.reader_done) context.TryCancel();
   }
   reader.join();
   grpc::Status status = stream->Finish();

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/uplink/log_shipper.h"
 #include "common/clock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -23,6 +24,10 @@ struct UplinkOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{30'000};
   std::chrono::seconds default_heartbeat{5};  // until the collector's Welcome says otherwise
+  // Log shipping, when the agent tails logs; must outlive the Uplink. May be null.
+  LogShipper* shipper = nullptr;
+  // How often the tailer looks at the files when nothing wakes it earlier.
+  std::chrono::milliseconds poll_interval{100};
 };
 
 class Uplink {

@@ -68,6 +68,9 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       case AgentMessage::kHeartbeat:
         HandleHeartbeat();
         return;
+      case AgentMessage::kLogBatch:
+        HandleLogBatch();
+        return;
       default:
         Finish(grpc::Status(
             grpc::StatusCode::FAILED_PRECONDITION,
@@ -178,6 +181,36 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       absl::Status s = service_->store_.TouchHost(session_, service_->clock_.Now());
       if (!s.ok()) spdlog::warn("agent {}: heartbeat not recorded: {}", session_.host, s.message());
       StartRead(&in_);
+    });
+  }
+
+  void HandleLogBatch() {
+    if (!registered_) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the first message of a stream must be Hello"));
+      return;
+    }
+    // The batch is moved out of in_ so the next read can reuse it; it is stored before the
+    // ack is written, and the next read starts only after that: one batch at a time per
+    // stream, and the agent's window bounds what waits in flight.
+    auto batch = std::make_shared<mailfleet::v1::LogBatch>(std::move(*in_.mutable_log_batch()));
+    service_->queue_.Post([this, batch] {
+      auto result = service_->store_.IngestBatch(session_.host, *batch, service_->clock_.Now());
+      if (!result.ok()) {
+        spdlog::error("agent {}: log batch {} not stored: {}", session_.host, batch->batch_id(),
+                      result.status().message());
+        // Unacked, the agent sends these lines again on its next stream.
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            fmt::format("the collector cannot store log lines now: {}",
+                                        result.status().message())));
+        return;
+      }
+      out_.Clear();
+      auto* ack = out_.mutable_ack();
+      ack->set_batch_id(batch->batch_id());
+      ack->set_inserted(result->inserted);
+      ack->set_duplicates(result->duplicates);
+      StartWrite(&out_);
     });
   }
 

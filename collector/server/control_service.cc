@@ -1,5 +1,8 @@
 #include "collector/server/control_service.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "common/grpc_status.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -75,6 +78,38 @@ grpc::Status ControlService::GetServerInfo(grpc::ServerContext* context,
   response->set_version(kVersion);
   response->set_schema_version(static_cast<uint32_t>(*version));
   response->set_database(options_.database_label);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::QueryLogs(grpc::ServerContext* context,
+                                       const mailfleet::v1::QueryLogsRequest* request,
+                                       mailfleet::v1::QueryLogsResponse* response) {
+  if (auto s = CheckCaller(context); !s.ok()) return s;
+  auto events = store_.QueryEvents(request->query(), 0);
+  if (!events.ok()) return ToGrpcStatus(events.status());
+  for (auto& e : *events) *response->add_events() = std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::FollowLogs(grpc::ServerContext* context,
+                                        const mailfleet::v1::FollowLogsRequest* request,
+                                        grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) {
+  if (auto s = CheckCaller(context); !s.ok()) return s;
+  auto last = store_.LastEventId();
+  if (!last.ok()) return ToGrpcStatus(last.status());
+  int64_t after = *last;
+  mailfleet::v1::LogQuery query = request->query();
+  query.set_limit(1000);
+  // Deadlines do not end a follow: only the caller does (or a collector shutdown).
+  while (!context->IsCancelled()) {
+    auto events = store_.QueryEvents(query, after);
+    if (!events.ok()) return ToGrpcStatus(events.status());
+    for (const auto& e : *events) {
+      if (!writer->Write(e)) return grpc::Status::OK;
+      after = std::max(after, e.id());
+    }
+    if (events->size() < 1000) std::this_thread::sleep_for(options_.follow_poll);
+  }
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,7 @@
 // store directly). Callers must present a client certificate (OU=client) unless plaintext.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "collector/store/store.h"
@@ -12,6 +13,7 @@ namespace mailfleet::collector {
 struct ControlServiceOptions {
   std::string collector_id;
   std::string database_label;  // "embedded" or the server, for GetServerInfo
+  std::chrono::milliseconds follow_poll{200};
 };
 
 class ControlService final : public mailfleet::v1::ControlService::Service {
@@ -27,6 +29,14 @@ class ControlService final : public mailfleet::v1::ControlService::Service {
   grpc::Status GetServerInfo(grpc::ServerContext* context,
                              const mailfleet::v1::GetServerInfoRequest*,
                              mailfleet::v1::GetServerInfoResponse* response) override;
+  grpc::Status QueryLogs(grpc::ServerContext* context,
+                         const mailfleet::v1::QueryLogsRequest* request,
+                         mailfleet::v1::QueryLogsResponse* response) override;
+  // Polls the store for lines newer than the last one sent (every follow_poll), so it works
+  // the same whichever collector replica stored them.
+  grpc::Status FollowLogs(grpc::ServerContext* context,
+                          const mailfleet::v1::FollowLogsRequest* request,
+                          grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) override;
 
  private:
   Store& store_;

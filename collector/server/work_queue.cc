@@ -1,15 +1,19 @@
 #include "collector/server/work_queue.h"
 
+#include <algorithm>
+
 namespace mailfleet::collector {
 
-WorkQueue::WorkQueue() : worker_([this] { Loop(); }) {}
+WorkQueue::WorkQueue(int threads) {
+  for (int i = 0; i < std::max(threads, 1); ++i) workers_.emplace_back([this] { Loop(); });
+}
 
 WorkQueue::~WorkQueue() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  worker_.join();
+  for (auto& w : workers_) w.join();
 }
 
 void WorkQueue::Post(std::function<void()> task) {

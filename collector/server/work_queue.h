@@ -1,10 +1,12 @@
-// A single worker thread running posted tasks in order. gRPC callbacks must never block, so
-// they post their store work here and continue the stream from the task.
+// Worker threads running posted tasks. gRPC callbacks must never block, so they post their
+// store work here and continue the stream from the task. With one thread tasks run in the
+// order posted; with more, in parallel (each agent stream has at most one task at a time).
 #pragma once
 
 #include <deque>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -13,7 +15,7 @@ namespace mailfleet::collector {
 
 class WorkQueue {
  public:
-  WorkQueue();
+  explicit WorkQueue(int threads = 1);
   // Runs every task already posted, then joins the worker.
   ~WorkQueue();
 
@@ -26,7 +28,7 @@ class WorkQueue {
   absl::Mutex mu_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace mailfleet::collector

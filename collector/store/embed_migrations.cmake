@@ -1,4 +1,6 @@
-# Writes OUT, a C++ file holding every migration in FILES (named NNNN_name.sql) in order.
+# Writes OUT, a C++ file holding every migration in FILES ('|'-separated, each named
+# NNNN_name.sql) in order.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "#include \"collector/store/migrations.h\"\n\nnamespace mailfleet::collector {\n\n")
 string(APPEND body "const std::vector<Migration>& Migrations() {\n  static const auto* kMigrations = new std::vector<Migration>{\n")
 foreach(file IN LISTS FILES)

@@ -1,12 +1,19 @@
 #include "collector/store/pg_store.h"
 
+#include <algorithm>
 #include <regex>
 
+#include "collector/store/copy_format.h"
 #include "collector/store/migrations.h"
+#include "common/parse/event_json.h"
+#include "common/parse/log_event.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "pqxx/pqxx"
+#include "pqxx/tablewriter"
+#include "fmt/ranges.h"
+#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::collector {
@@ -25,6 +32,149 @@ constexpr const char kHostColumns[] =
     "(extract(epoch from first_seen) * 1000000)::bigint, "
     "(extract(epoch from last_seen) * 1000000)::bigint, "
     "(extract(epoch from connected_since) * 1000000)::bigint, collector_id, peer";
+
+// Sends rows already in COPY text format (escaped by copy_format.h). libpqxx 6.4's stream_to
+// keeps its raw-line writer private; its tablewriter is the 6.4 way to do this, deprecated
+// only in favour of that stream_to.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+class RowCopier {
+ public:
+  RowCopier(pqxx::transaction_base& tx, const std::string& table,
+            const std::vector<std::string>& columns)
+      : writer_(tx, table, columns.begin(), columns.end()) {}
+  void Write(const std::string& row) { writer_.write_raw_line(row); }
+  void Complete() { writer_.complete(); }
+
+ private:
+  pqxx::tablewriter writer_;
+};
+#pragma GCC diagnostic pop
+
+// The events table's columns for the span fields, in kSpanFields order ("" = not stored).
+std::string_view SpanColumn(std::string_view field) {
+  if (field == "message") return "";
+  if (field == "host") return "syslog_host";
+  return field;
+}
+
+const std::string& EventColumns() {
+  static const std::string* columns = [] {
+    auto* c = new std::string(
+        "time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
+        "relay_port, delay, delays, size, nrcpt, truncated, invalid_utf8, raw, raw_bytes");
+    for (const auto& f : parse::kSpanFields) {
+      if (!SpanColumn(f.name).empty()) *c += fmt::format(", {}", SpanColumn(f.name));
+    }
+    return c;
+  }();
+  return *columns;
+}
+
+std::vector<std::string> EventColumnList() {
+  std::vector<std::string> out;
+  std::string_view all = EventColumns();
+  while (!all.empty()) {
+    size_t comma = all.find(", ");
+    out.emplace_back(all.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    all.remove_prefix(comma + 2);
+  }
+  return out;
+}
+
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+
+int64_t DayOf(int64_t time_us) {
+  return time_us >= 0 ? time_us / kMicrosPerDay : (time_us - kMicrosPerDay + 1) / kMicrosPerDay;
+}
+
+std::string DayName(int64_t day) {
+  std::string date = parse::FormatTimeUs(day * kMicrosPerDay + 1).substr(0, 10);
+  date.erase(std::remove(date.begin(), date.end(), '-'), date.end());
+  return "events_" + date;
+}
+
+void AppendFloat(float value, std::string* out) {
+  if (value < 0) {
+    AppendCopyNull(out);
+  } else {
+    fmt::format_to(std::back_inserter(*out), "{}", value);
+  }
+}
+
+// One COPY row for the event, in EventColumns() order.
+void AppendRow(const std::string& host, const std::string& source_id,
+               const mailfleet::v1::LogEvent& e, int64_t received_us, std::string* row) {
+  const std::string& raw = e.raw();
+  int64_t time_us = e.time_us() != 0 ? e.time_us() : received_us;
+  fmt::format_to(std::back_inserter(*row), "{}\t{}\t", parse::FormatTimeUs(time_us),
+                 parse::FormatTimeUs(received_us));
+  AppendCopyText(host, row);
+  row->push_back('\t');
+  AppendCopyText(source_id, row);
+  auto kind = static_cast<parse::Kind>(
+      std::min<uint32_t>(e.kind(), static_cast<uint32_t>(parse::Kind::kCount)));
+  auto severity = static_cast<parse::Severity>(std::min<uint32_t>(e.severity(), 4));
+  fmt::format_to(std::back_inserter(*row), "\t{}\t{}\t{}\t", e.end_offset(),
+                 parse::KindName(kind), parse::SeverityName(severity));
+  auto number_or_null = [&](int64_t v, bool present) {
+    if (present) {
+      fmt::format_to(std::back_inserter(*row), "{}", v);
+    } else {
+      AppendCopyNull(row);
+    }
+    row->push_back('\t');
+  };
+  number_or_null(e.pid(), e.pid() != 0);
+  number_or_null(e.client_port(), e.client_port() != 0);
+  number_or_null(e.relay_port(), e.relay_port() != 0);
+  AppendFloat(e.delay(), row);
+  row->push_back('\t');
+  if (e.delays_size() == 4) {
+    fmt::format_to(std::back_inserter(*row), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
+                   e.delays(2), e.delays(3));
+  } else {
+    AppendCopyNull(row);
+  }
+  row->push_back('\t');
+  number_or_null(e.size(), e.size() >= 0);
+  number_or_null(e.nrcpt(), e.nrcpt() >= 0);
+  bool fits = FitsTextColumn(raw);
+  fmt::format_to(std::back_inserter(*row), "{}\t{}\t", e.truncated() ? "t" : "f",
+                 e.invalid_utf8() || !fits ? "t" : "f");
+  AppendCopyText(raw, row);
+  row->push_back('\t');
+  if (fits) {
+    AppendCopyNull(row);
+  } else {
+    AppendCopyBytea(raw, row);
+  }
+  for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
+    if (SpanColumn(parse::kSpanFields[i].name).empty()) continue;
+    row->push_back('\t');
+    uint32_t pos = 0, len = 0;
+    if (e.spans_size() >= static_cast<int>(2 * (i + 1))) {
+      pos = e.spans(static_cast<int>(2 * i));
+      len = e.spans(static_cast<int>(2 * i + 1));
+    }
+    if (len == 0 || pos > raw.size() || len > raw.size() - pos) {
+      AppendCopyNull(row);
+    } else {
+      AppendCopyText(std::string_view(raw).substr(pos, len), row);
+    }
+  }
+}
+
+// A SQL LIKE pattern matching `text` literally.
+std::string LikeEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
 
 absl::StatusOr<HostRecord> ReadHost(const pqxx::row& row) {
   HostRecord host;
@@ -64,31 +214,58 @@ absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Create(const std::string& conn
   return store;
 }
 
+std::unique_ptr<pqxx::connection> PgStore::Acquire() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](PgStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+        return !s->idle_.empty() || s->open_ < s->options_.pool_size;
+      },
+      this));
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return conn;
+  }
+  ++open_;
+  return nullptr;  // the caller connects, outside the lock
+}
+
+void PgStore::Release(std::unique_ptr<pqxx::connection> conn) {
+  absl::MutexLock lock(&mu_);
+  if (conn != nullptr && conn->is_open()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+}
+
 template <typename Fn>
 absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
-  absl::MutexLock lock(&mu_);
+  std::unique_ptr<pqxx::connection> conn = Acquire();
+  absl::Status result = absl::InternalError(what);
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      if (conn_ == nullptr || !conn_->is_open()) {
-        conn_ = std::make_unique<pqxx::connection>(conninfo_);
-      }
-      return fn(*conn_);
+      if (conn == nullptr || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo_);
+      result = fn(*conn);
+      break;
     } catch (const pqxx::broken_connection& e) {
-      conn_.reset();
-      if (attempt == 1) {
-        return absl::UnavailableError(fmt::format(
-            "{}: cannot connect to PostgreSQL at '{}': {}; check that the server runs and "
-            "--database is right",
-            what, RedactConninfo(conninfo_), e.what()));
-      }
+      conn.reset();
+      result = absl::UnavailableError(fmt::format(
+          "{}: cannot connect to PostgreSQL at '{}': {}; check that the server runs and "
+          "--database is right",
+          what, RedactConninfo(conninfo_), e.what()));
     } catch (const pqxx::sql_error& e) {
-      return absl::InternalError(fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
+      result = absl::InternalError(
+          fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
+      break;
     } catch (const std::exception& e) {
-      conn_.reset();
-      return absl::InternalError(fmt::format("{}: {}", what, e.what()));
+      conn.reset();
+      result = absl::InternalError(fmt::format("{}: {}", what, e.what()));
+      break;
     }
   }
-  return absl::InternalError(what);
+  Release(std::move(conn));
+  return result;
 }
 
 absl::Status PgStore::Migrate() {
@@ -207,6 +384,234 @@ absl::StatusOr<int> PgStore::SchemaVersion() {
     return absl::OkStatus();
   }));
   return version;
+}
+
+void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days,
+                               TimePoint now) {
+  int64_t today = DayOf(std::chrono::duration_cast<std::chrono::microseconds>(
+                            now.time_since_epoch()).count());
+  for (int64_t day : days) {
+    if (day < today - options_.retention_days || day > today + 1) continue;  // → default
+    {
+      absl::MutexLock lock(&partitions_mu_);
+      if (partition_days_.contains(day)) continue;
+    }
+    std::string name = DayName(day);
+    try {
+      pqxx::work tx(c);
+      tx.exec("SELECT pg_advisory_xact_lock(hashtext('mailfleet_events_partitions'))");
+      if (tx.exec_params("SELECT 1 FROM pg_class WHERE relname = $1", name).empty()) {
+        tx.exec(fmt::format(
+            "CREATE TABLE {} PARTITION OF events FOR VALUES FROM ('{}') TO ('{}')", name,
+            parse::FormatTimeUs(day * kMicrosPerDay + 1).substr(0, 10),
+            parse::FormatTimeUs((day + 1) * kMicrosPerDay + 1).substr(0, 10)));
+      }
+      tx.commit();
+    } catch (const pqxx::sql_error& e) {
+      // Rows of that day already sit in events_default: they stay there.
+      spdlog::warn("events partition {} not created ({}); its rows go to events_default", name,
+                   e.what());
+    }
+    absl::MutexLock lock(&partitions_mu_);
+    partition_days_.insert(day);
+  }
+}
+
+absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
+                                                  const mailfleet::v1::LogBatch& batch,
+                                                  TimePoint received) {
+  IngestResult result;
+  int64_t received_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(received.time_since_epoch()).count();
+  std::vector<int64_t> days;
+  for (const auto& e : batch.events()) {
+    int64_t day = DayOf(e.time_us() != 0 ? e.time_us() : received_us);
+    if (days.empty() || days.back() != day) days.push_back(day);
+  }
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  static const std::vector<std::string> kColumns = EventColumnList();
+
+  RETURN_IF_ERROR(WithConnection("storing log lines", [&](pqxx::connection& c) -> absl::Status {
+    EnsurePartitions(c, days, received);
+    result = {};
+    pqxx::work tx(c);
+    tx.exec_params(
+        "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        host, batch.source_id(), batch.path());
+    auto watermark = tx.exec_params1(
+                           "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 "
+                           "FOR UPDATE",
+                           host, batch.source_id())[0]
+                         .as<int64_t>();
+    uint64_t high = static_cast<uint64_t>(watermark);
+    int64_t last_time = 0;
+    {
+      RowCopier copy(tx, "events", kColumns);
+      std::string row;
+      for (const auto& e : batch.events()) {
+        if (e.end_offset() <= high) {
+          ++result.duplicates;
+          continue;
+        }
+        row.clear();
+        AppendRow(host, batch.source_id(), e, received_us, &row);
+        copy.Write(row);
+        high = e.end_offset();
+        last_time = std::max(last_time, e.time_us());
+        ++result.inserted;
+      }
+      copy.Complete();
+    }
+    if (result.inserted > 0 || result.duplicates > 0) {
+      tx.exec_params(
+          "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
+          "duplicates = duplicates + $6, "
+          "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
+          "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
+          host, batch.source_id(), static_cast<int64_t>(high), batch.path(),
+          static_cast<int64_t>(result.inserted), static_cast<int64_t>(result.duplicates),
+          last_time);
+    }
+    tx.commit();
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
+    const mailfleet::v1::LogQuery& q, int64_t after_id) {
+  using google::protobuf::util::TimeUtil;
+  std::vector<std::string> where;
+  std::vector<std::string> params;
+  auto param = [&](std::string value) {
+    params.push_back(std::move(value));
+    return fmt::format("${}", params.size());
+  };
+  if (q.hosts_size() > 0) {
+    std::vector<std::string> ors;
+    for (const auto& h : q.hosts()) ors.push_back(fmt::format("host = {}", param(h)));
+    where.push_back(fmt::format("({})", fmt::join(ors, " OR ")));
+  }
+  if (q.has_since()) {
+    where.push_back(fmt::format("time >= to_timestamp({}::bigint / 1e6)",
+                                param(std::to_string(TimeUtil::TimestampToMicroseconds(q.since())))));
+  }
+  if (q.has_until()) {
+    where.push_back(fmt::format("time < to_timestamp({}::bigint / 1e6)",
+                                param(std::to_string(TimeUtil::TimestampToMicroseconds(q.until())))));
+  }
+  if (!q.queue_id().empty()) where.push_back(fmt::format("queue_id = {}", param(q.queue_id())));
+  if (!q.message_id().empty()) {
+    std::string id = param(q.message_id());
+    where.push_back(fmt::format(
+        "(message_id = {0} OR (host, queue_id) IN (SELECT host, queue_id FROM events "
+        "WHERE message_id = {0} AND queue_id IS NOT NULL))",
+        id));
+  }
+  auto address = [&](const std::string& value, std::initializer_list<const char*> columns) {
+    std::string p = value.find('@') != std::string::npos ? param(value)
+                                                          : param("%@" + LikeEscape(value));
+    bool exact = value.find('@') != std::string::npos;
+    std::vector<std::string> ors;
+    for (const char* col : columns) {
+      ors.push_back(exact ? fmt::format("lower({}) = lower({})", col, p)
+                          : fmt::format("{} ILIKE {}", col, p));
+    }
+    where.push_back(fmt::format("({})", fmt::join(ors, " OR ")));
+  };
+  if (!q.from().empty()) address(q.from(), {"sender"});
+  if (!q.to().empty()) address(q.to(), {"recipient", "orig_to"});
+  if (!q.status().empty()) where.push_back(fmt::format("status = {}", param(q.status())));
+  if (!q.service().empty()) where.push_back(fmt::format("service = {}", param(q.service())));
+  if (!q.grep().empty()) {
+    where.push_back(fmt::format("raw ILIKE {}", param("%" + LikeEscape(q.grep()) + "%")));
+  }
+  if (after_id > 0) where.push_back(fmt::format("id > {}", param(std::to_string(after_id))));
+  uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 100000);
+
+  std::string columns = "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
+  std::vector<std::string> field_names = {"source_id", "end_offset", "pid", "client_port",
+                                          "relay_port", "delay", "delays", "size", "nrcpt",
+                                          "truncated", "invalid_utf8"};
+  for (const auto& f : parse::kSpanFields) {
+    if (!SpanColumn(f.name).empty()) field_names.emplace_back(SpanColumn(f.name));
+  }
+  for (const auto& f : field_names) columns += fmt::format(", {}::text", f);
+  std::string sql = fmt::format(
+      "SELECT * FROM (SELECT {} FROM events {} ORDER BY {} LIMIT {}) newest ORDER BY 3, 1",
+      columns, where.empty() ? "" : "WHERE " + fmt::format("{}", fmt::join(where, " AND ")),
+      after_id > 0 ? "id" : "time DESC, id DESC", limit);
+
+  std::vector<mailfleet::v1::StoredEvent> events;
+  RETURN_IF_ERROR(WithConnection("querying log lines", [&](pqxx::connection& c) -> absl::Status {
+    pqxx::read_transaction tx(c);
+    pqxx::result rows;
+    rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    for (const auto& row : rows) {
+      mailfleet::v1::StoredEvent e;
+      e.set_id(row[0].as<int64_t>());
+      e.set_host(row[1].c_str());
+      *e.mutable_time() = TimeUtil::MicrosecondsToTimestamp(row[2].as<int64_t>());
+      e.set_kind(row[3].c_str());
+      e.set_severity(row[4].c_str());
+      e.set_raw(row[5].c_str());
+      for (size_t i = 0; i < field_names.size(); ++i) {
+        const auto& field = row[static_cast<int>(6 + i)];
+        if (!field.is_null()) (*e.mutable_fields())[field_names[i]] = field.c_str();
+      }
+      (*e.mutable_fields()).erase("truncated");
+      (*e.mutable_fields()).erase("invalid_utf8");
+      if (std::string_view(row[static_cast<int>(6 + 9)].c_str()) == "true") {
+        (*e.mutable_fields())["truncated"] = "true";
+      }
+      if (std::string_view(row[static_cast<int>(6 + 10)].c_str()) == "true") {
+        (*e.mutable_fields())["invalid_utf8"] = "true";
+      }
+      events.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return events;
+}
+
+absl::StatusOr<int64_t> PgStore::LastEventId() {
+  int64_t id = 0;
+  RETURN_IF_ERROR(WithConnection("reading the newest log line", [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    id = tx.exec1("SELECT coalesce(max(id), 0) FROM events")[0].as<int64_t>();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {
+  int64_t today = DayOf(
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+  std::string oldest = DayName(today - options_.retention_days);
+  int dropped = 0;
+  RETURN_IF_ERROR(WithConnection("dropping old log partitions", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto rows = tx.exec(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events' "
+        "AND c.relname ~ '^events_[0-9]{8}$'");
+    for (const auto& row : rows) {
+      std::string name = row[0].c_str();
+      if (name < oldest) {
+        tx.exec(fmt::format("DROP TABLE {}", name));
+        ++dropped;
+      }
+    }
+    tx.commit();
+    return absl::OkStatus();
+  }));
+  if (dropped > 0) {
+    absl::MutexLock lock(&partitions_mu_);
+    partition_days_.clear();
+  }
+  return dropped;
 }
 
 }  // namespace mailfleet::collector

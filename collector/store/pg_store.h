@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <vector>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -16,6 +18,10 @@ struct PgStoreOptions {
   // A host whose last heartbeat is older than this is reported disconnected, even if no
   // collector noticed its stream end (a collector killed with -9, say).
   std::chrono::seconds stale_after{30};
+  // Connections opened at most; each one serves one call at a time.
+  int pool_size = 4;
+  // Days of events kept; older day partitions are dropped by DropExpiredPartitions().
+  int retention_days = 30;
 };
 
 class PgStore final : public Store {
@@ -32,6 +38,15 @@ class PgStore final : public Store {
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<HostRecord> GetHost(const std::string& name) override;
   absl::StatusOr<int> SchemaVersion() override;
+  absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
+                                           const mailfleet::v1::LogBatch& batch,
+                                           TimePoint received) override;
+  absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
+      const mailfleet::v1::LogQuery& query, int64_t after_id) override;
+  absl::StatusOr<int64_t> LastEventId() override;
+
+  // Drops the day partitions older than retention_days. Returns how many went.
+  absl::StatusOr<int> DropExpiredPartitions(TimePoint now);
 
   // Applies every migration not yet recorded in schema_migrations, in one transaction, under
   // an advisory lock (so replicas starting together do not race). A second call changes nothing.
@@ -43,11 +58,18 @@ class PgStore final : public Store {
   // libpqxx exceptions into a Status naming `what`.
   template <typename Fn>
   absl::Status WithConnection(const char* what, Fn&& fn);
+  std::unique_ptr<pqxx::connection> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+  // Creates the day partitions that rows of these days (days since the epoch) need.
+  void EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days, TimePoint now);
 
   const std::string conninfo_;
   const PgStoreOptions options_;
   absl::Mutex mu_;
-  std::unique_ptr<pqxx::connection> conn_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // connections lent out or idle
+  absl::Mutex partitions_mu_;
+  std::set<int64_t> partition_days_ ABSL_GUARDED_BY(partitions_mu_);  // known to exist
 };
 
 // "host=/path dbname=x" or "postgresql://user:secret@db/x" with any password removed, for logs.

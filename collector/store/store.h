@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "mailfleet/v1/agent.pb.h"
+#include "mailfleet/v1/control.pb.h"
 
 namespace mailfleet::collector {
 
@@ -32,9 +33,26 @@ struct Session {
   std::string peer;
 };
 
+struct IngestResult {
+  uint32_t inserted = 0;
+  uint32_t duplicates = 0;  // at or below the source's watermark: sent before
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Stores the batch's lines that lie beyond the source's watermark and moves the watermark,
+  // in one transaction; a batch sent again inserts nothing twice. Thread-safe.
+  virtual absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
+                                                   const mailfleet::v1::LogBatch& batch,
+                                                   TimePoint received) = 0;
+  // The newest `limit` matching lines, oldest first; with after_id > 0, the lines stored
+  // after that id (for following), oldest first.
+  virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
+      const mailfleet::v1::LogQuery& query, int64_t after_id) = 0;
+  // The id of the newest stored line (0 when none).
+  virtual absl::StatusOr<int64_t> LastEventId() = 0;
 
   // Creates or updates the host named session.host and marks it connected. Never duplicates.
   virtual absl::Status RegisterHost(const Session& session,

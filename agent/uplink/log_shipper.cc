@@ -1,0 +1,75 @@
+#include "agent/uplink/log_shipper.h"
+
+#include "common/absl_fmt.h"
+#include "spdlog/spdlog.h"
+
+namespace mailfleet::agent {
+
+LogShipper::LogShipper(Tailer& tailer, LogShipperOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock), tailer_(tailer) {
+  last_save_ = clock_.SteadyNow();
+}
+
+void LogShipper::OnStreamStart() {
+  absl::MutexLock lock(&mu_);
+  in_flight_.clear();
+  tailer_.Rewind();
+}
+
+bool LogShipper::Next(mailfleet::v1::AgentMessage* message) {
+  absl::MutexLock lock(&mu_);
+  if (in_flight_.size() >= options_.window) return false;
+  auto* batch = message->mutable_log_batch();
+  if (!tailer_.NextBatch(batch)) {
+    message->Clear();
+    return false;
+  }
+  batch->set_batch_id(next_batch_id_++);
+  const auto& last = batch->events(batch->events_size() - 1);
+  in_flight_.push_back(
+      {batch->batch_id(), batch->source_id(), last.end_offset(), batch->events_size()});
+  ++stats_.batches_sent;
+  stats_.events_sent += static_cast<uint64_t>(batch->events_size());
+  return true;
+}
+
+void LogShipper::OnAck(const mailfleet::v1::Ack& ack) {
+  absl::MutexLock lock(&mu_);
+  // Acks come in order; one acks every batch up to its id.
+  while (!in_flight_.empty() && in_flight_.front().batch_id <= ack.batch_id()) {
+    const InFlight& f = in_flight_.front();
+    tailer_.Acked(f.source_id, f.end_offset);
+    stats_.events_acked += static_cast<uint64_t>(f.events);
+    in_flight_.pop_front();
+    dirty_ = true;
+  }
+}
+
+void LogShipper::Tick() {
+  absl::MutexLock lock(&mu_);
+  tailer_.Scan();
+  if (dirty_ && clock_.SteadyNow() - last_save_ >= options_.checkpoint_every) {
+    absl::Status s = SaveLocked();
+    if (!s.ok()) spdlog::error("checkpoint: {}", s.message());
+  }
+}
+
+absl::Status LogShipper::SaveNow() {
+  absl::MutexLock lock(&mu_);
+  return SaveLocked();
+}
+
+absl::Status LogShipper::SaveLocked() {
+  last_save_ = clock_.SteadyNow();
+  dirty_ = false;
+  return SaveCheckpoint(options_.checkpoint_path, tailer_.Snapshot());
+}
+
+ShipperStats LogShipper::stats() {
+  absl::MutexLock lock(&mu_);
+  ShipperStats s = stats_;
+  s.in_flight = in_flight_.size();
+  return s;
+}
+
+}  // namespace mailfleet::agent
