@@ -42,8 +42,8 @@ esac
 say "installing dependencies"
 "$REPO/deploy/install-deps.sh" | tail -n 1
 say "building (this takes a few minutes the first time)"
-cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAILFLEET_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j2 >/dev/null
+cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j2 --target mailfleet-collector mailfleet-agent mailfleet >/dev/null
 
 if [ -f "$RUN/collector.pid" ] && fleet_pid_alive "$(cat "$RUN/collector.pid")"; then
   say "a demo is running already; stopping it first"

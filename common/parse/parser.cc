@@ -160,6 +160,30 @@ bool ValidUtf8(sv s) {
 
 // Short queue ids are upper-case hex; long ones (enable_long_queue_ids) are base-52 time and
 // inode parts joined by 'z', in an alphabet without vowels.
+bool EqualsIgnoreCase(sv a, sv b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A Dovecot process name, possibly with its "(user)" or "(pid)" tag.
+bool IsDovecotService(sv program) {
+  sv name = program.substr(0, std::min(program.find('('), program.find('<')));
+  static constexpr sv kNames[] = {"auth",      "auth-worker", "dovecot-auth", "imap-login",
+                                  "pop3-login", "imap",       "pop3",         "lmtp",
+                                  "lda",       "deliver",     "managesieve",  "managesieve-login",
+                                  "submission", "submission-login", "indexer-worker"};
+  for (sv n : kNames) {
+    if (EqualsIgnoreCase(name, n)) return true;
+  }
+  return false;
+}
+
 bool IsQueueId(sv s) {
   if (s.size() < 5 || s.size() > 32) return false;
   bool hex = true;
@@ -199,6 +223,12 @@ class LineParser {
       DovecotSyslog(s);
     } else if (dovecot_own_log_) {
       DovecotPayload(s, e_->Get(e_->service));
+    } else if (IsDovecotService(program)) {
+      // Dovecot logging to syslog under its process names: "auth: ...", "deliver(user): ..."
+      ServiceTag(program);
+      Level(s);
+      e_->message = Sp(s);
+      DovecotPayload(s, e_->Get(e_->service));
     }
   }
 
@@ -215,10 +245,13 @@ class LineParser {
       size_t close = s.find('>');
       if (close != sv::npos && close <= 4) s.remove_prefix(close + 1);
     }
-    if (s.size() >= 10 && IsDigit(s[0]) && s[4] == '-' && s[7] == '-') {
-      if (!Iso8601(s)) return false;
-    } else if (!Classic(s)) {
-      return false;
+    sv before = s;
+    bool stamped = s.size() >= 10 && IsDigit(s[0]) && s[4] == '-' && s[7] == '-' ? Iso8601(s)
+                                                                                  : Classic(s);
+    if (!stamped) {
+      // No readable timestamp (a template, a damaged line): find "host prog[pid]: " anyway.
+      s = before;
+      return Unstamped(s);
     }
     SkipSpaces(s);
     // Either "host prog[pid]: " or, in Dovecot's own log, "prog: ".
@@ -228,6 +261,24 @@ class LineParser {
     }
     e_->host = Sp(Token(s));
     return Program(s);
+  }
+
+  // Skips up to four tokens to reach "host program[pid]: " or "host postfix/x: ".
+  bool Unstamped(sv& s) {
+    sv probe = s;
+    for (int i = 0; i < 4 && !probe.empty(); ++i) {
+      sv host = Token(probe);
+      sv next = probe.substr(0, probe.find(' '));
+      bool program_like = next.size() > 1 && next.back() == ':' &&
+                          (next.find('[') != sv::npos || next.find('/') != sv::npos ||
+                           next == "dovecot:");
+      if (program_like && !host.empty()) {
+        e_->host = Sp(host);
+        s = probe;
+        return Program(s);
+      }
+    }
+    return false;
   }
 
   bool Classic(sv& s) {
@@ -406,6 +457,9 @@ class LineParser {
 
   void PostfixWarning(sv s, sv service) {
     e_->kind = Kind::kWarning;
+    // "warning: 9BECF3F19D: sender_canonical_maps map lookup problem ..."
+    size_t colon = s.find(": ");
+    if (colon != sv::npos && IsQueueId(s.substr(0, colon))) e_->queue_id = Sp(s.substr(0, colon));
     // "warning: host[ip]: SASL LOGIN authentication failed: ..."
     size_t sasl = s.find(": SASL ");
     if (sasl != sv::npos && s.find(" authentication failed", sasl) != sv::npos) {
@@ -421,7 +475,31 @@ class LineParser {
       }
       return;
     }
-    if (service == "smtp" || service == "lmtp") ConnectFailure(s);
+    if ((service == "smtp" || service == "lmtp") && ConnectFailure(s)) return;
+    PeerInText(s, service == "smtp" || service == "lmtp");
+  }
+
+  // "... from host[ip]: ..." (a client) or "... for host[ip]:25" / "to host[ip]:25" (a relay).
+  void PeerInText(sv s, bool outgoing) {
+    for (sv word : {sv(" from "), sv(" for "), sv(" to "), sv(" with ")}) {
+      size_t at = s.find(word);
+      while (at != sv::npos) {
+        sv peer = s.substr(at + word.size());
+        peer = peer.substr(0, peer.find(' '));
+        while (!peer.empty() && (peer.back() == ':' || peer.back() == ',' || peer.back() == ';')) {
+          peer.remove_suffix(1);
+        }
+        if (peer.find('[') != sv::npos && peer.find(']') != sv::npos) {
+          if (outgoing && word != " from ") {
+            ClientHostIp(peer, &e_->relay_host, &e_->relay_ip, &e_->relay_port);
+          } else {
+            ClientHostIp(peer, &e_->client_host, &e_->client_ip, &e_->client_port);
+          }
+          return;
+        }
+        at = s.find(word, at + 1);
+      }
+    }
   }
 
   // "host[ip]" or "host[ip]:port"; false unless it has that shape.
@@ -491,8 +569,16 @@ class LineParser {
       e_->kind = Kind::kRelease;
     } else if (s == "requeued") {
       e_->kind = Kind::kRequeue;
-    } else if (Consume(s, "reject: ") || Consume(s, "milter-reject: ")) {
+    } else if (Consume(s, "reject: ") || Consume(s, "milter-reject: ") ||
+               Consume(s, "proxy-reject: ")) {
       Reject(s);
+    } else if (Consume(s, "proxy-accept: ")) {
+      Reject(s);  // same shape: "STAGE: 250 ... queued as ID; from=<a> to=<b> ..."
+      e_->kind = Kind::kRemoteReply;
+      e_->reject_code = {};
+      e_->reject_stage = {};
+    } else if (StartsWith(s, "milter-header-") || StartsWith(s, "milter-body-")) {
+      HeaderAction(s);
     } else if (Consume(s, "hold: ")) {
       e_->kind = Kind::kHold;
       ActionDetails(s);
@@ -579,8 +665,14 @@ class LineParser {
   void Reject(sv s) {
     e_->kind = Kind::kReject;
     sv stage = UpTo(s, ' ');
-    e_->reject_stage = Sp(stage);
     sv rest = s.substr(stage.size());
+    if (!stage.empty() && stage.back() == ':') {
+      stage.remove_suffix(1);
+      rest = s.substr(stage.size() + 1);
+      Consume(rest, " ");
+      rest = sv(rest.data() - 1, rest.size() + 1);  // keep the leading space for " from "
+    }
+    e_->reject_stage = Sp(stage);
     if (Consume(rest, " from ")) {
       size_t colon = rest.find(": ");
       if (colon != sv::npos) {
@@ -601,7 +693,9 @@ class LineParser {
       e_->reject_code = Sp(rest.substr(0, code_end));
     }
     size_t semi = rest.rfind("; from=<");
+    if (semi == sv::npos) semi = rest.rfind("; to=<");
     e_->response = Sp(semi == sv::npos ? rest : rest.substr(0, semi));
+    QueuedAs(rest);
     if (semi != sv::npos) TrailingEnvelope(rest.substr(semi + 2));
   }
 
@@ -620,7 +714,10 @@ class LineParser {
     if (open != sv::npos && close != sv::npos && close > open) {
       size_t start = s.rfind(' ', open);
       start = start == sv::npos ? 0 : start + 1;
-      ClientHostIp(s.substr(start, close + 1 - start), &e_->relay_host, &e_->relay_ip, nullptr);
+      sv peer = s.substr(start);
+      peer = peer.substr(0, peer.find(' '));
+      while (!peer.empty() && (peer.back() == ':' || peer.back() == ',')) peer.remove_suffix(1);
+      ClientHostIp(peer, &e_->relay_host, &e_->relay_ip, &e_->relay_port);
     }
   }
 
@@ -652,9 +749,7 @@ class LineParser {
         value = close == sv::npos ? s.substr(1) : s.substr(1, close - 1);
         s.remove_prefix(close == sv::npos ? s.size() : close + 1);
       } else {
-        size_t end = s.find(", ");
-        size_t paren = s.find(" (");
-        end = std::min(end, paren);
+        size_t end = std::min(s.find(','), s.find(' '));
         value = s.substr(0, end);
         s.remove_prefix(end == sv::npos ? s.size() : end);
       }
@@ -744,7 +839,11 @@ class LineParser {
 
   // Lines without a queue id.
   void NoQueueLine(sv s, sv service) {
-    if (Consume(s, "connect from ")) {
+    if (StartsWith(s, "proxy-accept: ") || StartsWith(s, "proxy-reject: ")) {
+      QueueLine(s, service);
+    } else if (StartsWith(s, "table ") && s.find(" has changed -- restarting") != sv::npos) {
+      e_->kind = Kind::kDaemon;
+    } else if (Consume(s, "connect from ")) {
       e_->kind = Kind::kConnect;
       ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
     } else if (Consume(s, "disconnect from ")) {
@@ -752,7 +851,10 @@ class LineParser {
       ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
     } else if (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ") ||
                StartsWith(s, "too many errors after ") ||
-               StartsWith(s, "improper command pipelining after ")) {
+               StartsWith(s, "improper command pipelining after ") ||
+               (service == "smtpd" && s.find(" after ") != sv::npos &&
+                s.find(" from ") != sv::npos)) {
+      // Client protocol trouble: "bare <LF> received after CONNECT from host[ip]" and kin.
       e_->kind = Kind::kLostConnection;
       FromClient(s);
     } else if (s.find(" TLS connection established ") != sv::npos) {
@@ -760,6 +862,22 @@ class LineParser {
     } else if (ConnectFailure(s)) {
     } else if (StartsWith(s, "statistics: ") || StartsWith(s, "cache ")) {
       e_->kind = Kind::kStatistics;
+      // anvil: "... for (smtp:192.0.2.1) at ..."
+      size_t open = s.find(" for (");
+      if (open != sv::npos) {
+        sv inside = UpTo(s.substr(open + 6), ')');
+        // "(service:ip)"; the service may itself be "127.0.0.1:2525".
+        size_t last = inside.rfind(':');
+        sv tail = last == sv::npos ? sv() : inside.substr(last + 1);
+        if (tail.find('.') != sv::npos) {
+          e_->client_ip = Sp(tail);
+        } else if (size_t first = inside.find(':'); first != sv::npos) {
+          e_->client_ip = Sp(inside.substr(first + 1));  // IPv6
+        }
+      }
+    } else if (service == "dnsblog" && StartsWith(s, "addr ")) {
+      e_->kind = Kind::kPostscreen;
+      e_->client_ip = Sp(UpTo(s.substr(5), ' '));
     } else if (service == "master" || service == "postfix-script" || service == "postfix") {
       e_->kind = Kind::kDaemon;
     } else if (service == "postscreen" || service == "dnsblog" || service == "tlsproxy") {
@@ -775,6 +893,12 @@ class LineParser {
     } else if (StartsWith(s, "Trusted TLS") || StartsWith(s, "Untrusted TLS") ||
                StartsWith(s, "Verified TLS") || StartsWith(s, "Anonymous TLS")) {
       Tls(s);
+    } else if (StartsWith(s, "discarding EHLO keywords") || StartsWith(s, "enabling PIX") ||
+               StartsWith(s, "SSL_connect error") || StartsWith(s, "SSL_accept error") ||
+               StartsWith(s, "certificate verification failed") || StartsWith(s, "host ")) {
+      e_->kind = service == "smtpd" ? Kind::kLostConnection : Kind::kRemoteReply;
+      e_->response = Sp(s);
+      PeerInText(s, service != "smtpd");
     }
   }
 
@@ -816,6 +940,19 @@ class LineParser {
 
   // Syslog form: "dovecot: imap-login: Login: user=<...>" / "dovecot: lmtp(alice)<1><s>: msg"
   void DovecotSyslog(sv s) {
+    if (StartsWith(s, "Dovecot v")) {
+      e_->kind = Kind::kDaemon;
+      return;
+    }
+    sv before_level = s;
+    Level(s);
+    if (s.size() != before_level.size()) {  // "dovecot: Fatal: ..." from the master
+      e_->message = Sp(s);
+      e_->kind = Kind::kWarning;
+      if (e_->severity == Severity::kInfo) e_->kind = Kind::kDaemon;
+      return;
+    }
+    if (StartsWith(s, "dovecot: ")) s.remove_prefix(9);  // "dovecot[442]: dovecot: auth..."
     size_t colon = s.find(": ");
     if (colon == sv::npos) return;
     sv tag = s.substr(0, colon);
@@ -859,6 +996,14 @@ class LineParser {
     }
   }
 
+  static bool AuthFailureReason(sv reason) {
+    for (sv word : {sv("mismatch"), sv("unknown user"), sv("failed"), sv("Authentication failure"),
+                    sv("invalid credentials"), sv("User not known")}) {
+      if (reason.find(word) != sv::npos) return true;
+    }
+    return false;
+  }
+
   void DovecotPayload(sv s, sv service) {
     if (EndsWith(service, "-login")) {
       if (StartsWith(s, "Login: ")) {
@@ -891,31 +1036,55 @@ class LineParser {
         return;
       }
     }
-    if (service == "auth" || service == "auth-worker") {
-      // "passwd-file(alice,198.18.0.11,<sess>): Password mismatch"
-      size_t open = s.find('(');
-      size_t close = s.find("): ");
-      if (open != sv::npos && close != sv::npos && open < close) {
+    if (service == "auth" || service == "auth-worker" || service == "dovecot-auth") {
+      sv tag_user = e_->Get(e_->user);
+      if (tag_user.find(',') != sv::npos && AuthFailureReason(s)) {
+        // Dovecot 2.3: "auth(user,ip,mech)<session>: Info: sql: Password mismatch ..."
+        e_->kind = Kind::kDovecotAuthFailure;
+        sv user = UpTo(tag_user, ',');
+        sv rest = tag_user.substr(user.size() + 1);
+        e_->client_ip = Sp(UpTo(rest, ','));
+        e_->user = Sp(user);
+        size_t colon = s.find(": ");
+        if (colon != sv::npos && colon < 20) e_->method = Sp(s.substr(0, colon));
+        e_->result = Sp(colon != sv::npos && colon < 20 ? s.substr(colon + 2) : s);
+        return;
+      }
+      // "passwd-file(alice,198.18.0.11,<sess>): Password mismatch", possibly after other
+      // "x(...): " prefixes: the last "driver(user,ip...): " is the one.
+      size_t close = s.rfind("): ");
+      size_t open = close == sv::npos ? sv::npos : s.rfind('(', close);
+      if (open != sv::npos) {
         sv inside = s.substr(open + 1, close - open - 1);
         sv user = UpTo(inside, ',');
         sv reason = s.substr(close + 3);
-        if (reason.find("mismatch") != sv::npos || reason.find("unknown user") != sv::npos ||
-            reason.find("failed") != sv::npos || reason.find("Authentication failure") != sv::npos) {
+        size_t driver_start = s.find_last_of(" :", open);
+        sv driver = s.substr(driver_start == sv::npos ? 0 : driver_start + 1,
+                             open - (driver_start == sv::npos ? 0 : driver_start + 1));
+        if (AuthFailureReason(reason)) {
           e_->kind = Kind::kDovecotAuthFailure;
           e_->user = Sp(user);
-          e_->method = Sp(s.substr(0, open));
+          e_->method = Sp(driver);
           e_->result = Sp(reason);
-          if (inside.size() > user.size()) {
-            sv ip = inside.substr(user.size() + 1);
-            e_->client_ip = Sp(UpTo(ip, ','));
-          }
+          if (inside.size() > user.size()) e_->client_ip = Sp(UpTo(inside.substr(user.size() + 1), ','));
           return;
         }
+      }
+      size_t rhost = s.find("rhost=");  // pam_unix: "authentication failure; ... rhost=IP"
+      if (s.find("authentication failure") != sv::npos && rhost != sv::npos) {
+        e_->kind = Kind::kDovecotAuthFailure;
+        e_->client_ip = Sp(UpTo(s.substr(rhost + 6), ' '));
+        size_t u = s.find(" user=");
+        if (u != sv::npos) e_->user = Sp(UpTo(s.substr(u + 6), ' '));
+        return;
       }
       if (e_->severity != Severity::kInfo) e_->kind = Kind::kWarning;
       return;
     }
     if (service == "lmtp" || service == "lda" || service == "deliver") {
+      // "lmtp(user): SESSION: sieve: msgid=<...>: stored mail into mailbox 'x'"
+      size_t sieve = s.find("sieve: msgid=");
+      if (sieve != sv::npos) s.remove_prefix(sieve + 7);
       if (Consume(s, "Connect from ")) {
         e_->kind = Kind::kConnect;
         return;
@@ -937,8 +1106,8 @@ class LineParser {
         return;
       }
     }
-    if (service == "imap" || service == "pop3" || service == "managesieve" ||
-        service == "submission") {
+    if (EqualsIgnoreCase(service, "imap") || EqualsIgnoreCase(service, "pop3") ||
+        service == "managesieve" || service == "submission") {
       if (StartsWith(s, "Disconnected") || StartsWith(s, "Logged out") ||
           StartsWith(s, "Connection closed")) {
         e_->kind = Kind::kDovecotDisconnect;
