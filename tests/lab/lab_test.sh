@@ -84,6 +84,33 @@ check "hosts --json: h1..h3 with their address, Postfix 3.7.x and Dovecot 2.3.x"
 table_has_three() { test "$(fleet_cli hosts | grep -c ' connected ')" -eq 3; }
 check "hosts table lists three connected hosts" table_has_three
 
+# --- Logs: every line of every host, stored once, searchable -----------------------------------
+hosts_with_message() {  # hosts_with_message ID: how many distinct hosts logged lines for it
+  fleet_cli logs --message-id "$1" --json --limit 1000 | grep -o '"host":"h[0-9]"' | sort -u | wc -l
+}
+three_hosts_have() { test "$(hosts_with_message "$1")" -eq 3; }
+id=$("$LAB" send h1 alice@h3.lab.test --subject "trace me")
+id=${id//[<>]/}
+start=$(date +%s%N)
+if within 2 three_hosts_have "$id"; then
+  ok "mail h1 -> h2 -> h3: mailfleet logs --message-id shows all three hosts after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+else
+  not_ok "mail h1 -> h2 -> h3: mailfleet logs --message-id shows all three hosts within 2 s" "$(fleet_cli logs --message-id "$id" 2>&1)"
+fi
+delivered_on_h3() { fleet_cli logs --message-id "$1" --host h3 --status sent --json | grep -q '"relay_host":"h3.lab.test"'; }
+check "logs filters: --host h3 --status sent finds the final delivery" within 5 delivered_on_h3 "$id"
+no_duplicates() {
+  local total distinct
+  total=$(fleet_cli logs --limit 100000 --json | wc -l)
+  distinct=$(fleet_cli logs --limit 100000 --json | sed 's/"id":[0-9]*,//' | sort -u | wc -l)
+  [ "$total" -gt 0 ] && [ "$total" -eq "$distinct" ] || { echo "$total rows, $distinct distinct"; return 1; }
+}
+check "no log line is stored twice" no_duplicates
+mail_log_lines() { cat "$MFLAB_ROOT"/h*/log/mail.log "$MFLAB_ROOT"/h*/log/dovecot.log | wc -l; }
+stored_lines() { fleet_cli logs --limit 100000 --json | wc -l; }
+all_lines_stored() { test "$(stored_lines)" -eq "$(mail_log_lines)"; }
+check "every line of every host's mail and Dovecot logs is stored" within 5 all_lines_stored
+
 # --- The lab itself: routing and every fault, so later checks can trust it ---------------------
 log_has() { grep -q -- "$2" "$MFLAB_ROOT/h$1/log/mail.log"; }
 

@@ -1,0 +1,189 @@
+// Log ingest on a real PostgreSQL: COPY plus the per-source watermark in one transaction.
+#include "collector/store/pg_store.h"
+#include "common/parse/parser.h"
+#include "fmt/format.h"
+#include "gtest/gtest.h"
+#include "tests/integration/pg_test_support.h"
+
+namespace mailfleet::collector {
+namespace {
+
+using std::chrono::seconds;
+
+class IngestTest : public mailfleet::testing::FreshDatabaseTest {
+ protected:
+  void SetUp() override {
+    FreshDatabaseTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto store = PgStore::Create(conninfo(), {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+
+  // A batch of the given lines as the agent would send them: parsed, with end offsets.
+  mailfleet::v1::LogBatch Batch(const std::string& source, uint64_t first_offset,
+                                const std::vector<std::string>& lines) {
+    mailfleet::v1::LogBatch batch;
+    batch.set_source_id(source);
+    batch.set_path("/var/log/mail.log");
+    batch.set_first_offset(first_offset);
+    parse::Parser parser(now_);
+    parse::LogEvent e;
+    uint64_t offset = first_offset;
+    for (const auto& line : lines) {
+      parser.Parse(line, &e);
+      offset += line.size() + 1;
+      auto* out = batch.add_events();
+      out->set_end_offset(offset);
+      out->set_raw(e.raw);
+      out->set_time_us(e.time_us);
+      out->set_kind(static_cast<uint32_t>(e.kind));
+      out->set_severity(static_cast<uint32_t>(e.severity));
+      out->set_delay(e.delay);
+      out->set_size(e.size);
+      out->set_nrcpt(e.nrcpt);
+      out->set_invalid_utf8(e.invalid_utf8);
+      for (const auto& f : parse::kSpanFields) {
+        out->add_spans((e.*f.member).pos);
+        out->add_spans((e.*f.member).len);
+      }
+    }
+    return batch;
+  }
+
+  std::vector<std::string> Lines(int first, int last) {
+    std::vector<std::string> out;
+    for (int i = first; i <= last; ++i) {
+      out.push_back(fmt::format(
+          "Nov 29 02:57:{:02} h1 postfix/qmgr[8170]: {:010X}: from=<a{}@example.org>, size={}, "
+          "nrcpt=1 (queue active)",
+          i % 60, i, i, 100 + i));
+    }
+    return out;
+  }
+
+  const TimePoint now_ = std::chrono::system_clock::now();
+  std::unique_ptr<PgStore> store_;
+};
+
+TEST_F(IngestTest, AReplayedBatchInsertsNothingTwice) {
+  auto batch = Batch("src1", 0, Lines(1, 50));
+  auto first = store_->IngestBatch("h1", batch, now_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->inserted, 50u);
+  auto again = store_->IngestBatch("h1", batch, now_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->inserted, 0u);
+  EXPECT_EQ(again->duplicates, 50u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events"), "50");
+}
+
+TEST_F(IngestTest, AnOverlappingBatchStoresOnlyTheNewLines) {
+  auto lines = Lines(1, 30);
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("src1", 0, {lines.begin(), lines.begin() + 20}), now_).ok());
+  // After a reconnect the agent sends from its last acked offset: lines 11..30.
+  uint64_t offset = 0;
+  for (int i = 0; i < 10; ++i) offset += lines[i].size() + 1;
+  auto r = store_->IngestBatch("h1", Batch("src1", offset, {lines.begin() + 10, lines.end()}), now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 10u);
+  EXPECT_EQ(r->duplicates, 10u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events"), "30");
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT raw) FROM events"), "30");
+}
+
+TEST_F(IngestTest, SourcesAndHostsHaveTheirOwnWatermarks) {
+  auto lines = Lines(1, 10);
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("src1", 0, lines), now_).ok());
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("src2", 0, lines), now_).ok());
+  ASSERT_TRUE(store_->IngestBatch("h2", Batch("src1", 0, lines), now_).ok());
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events"), "30");
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM log_sources"), "3");
+}
+
+TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
+  ASSERT_TRUE(store_->IngestBatch(
+      "h2",
+      Batch("s", 0,
+            {"Nov 29 02:57:41 h2 postfix/smtp[8482]: 555D8106188: to=<alice@h3.lab.test>, "
+             "relay=h3.lab.test[198.18.0.13]:25, delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, "
+             "status=sent (250 2.0.0 Ok: queued as 59370106184)"}),
+      now_).ok());
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', host, kind, queue_id, recipient, relay_host, relay_ip, "
+                     "status, dsn, queued_as, syslog_host, service) FROM events"),
+            "h2|delivery|555D8106188|alice@h3.lab.test|h3.lab.test|198.18.0.13|sent|2.0.0|"
+            "59370106184|h2|smtp");
+  EXPECT_EQ(QueryOne("SELECT delay::text FROM events"), "0.02");
+}
+
+TEST_F(IngestTest, HostileBytesAreStoredSafelyAndExactly) {
+  std::string nul("Nov 29 02:57:41 h1 postfix/smtpd[1]: a\0b", 40);
+  std::string bad = "Nov 29 02:57:41 h1 postfix/smtpd[1]: bad \xff\xfe utf8 \\ and tab\t!";
+  auto r = store_->IngestBatch("h1", Batch("s", 0, {nul, bad}), now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 2u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE invalid_utf8 AND raw_bytes IS NOT NULL"), "2");
+  std::string hex;
+  for (unsigned char c : bad) hex += fmt::format("{:02x}", c);
+  EXPECT_EQ(QueryOne("SELECT encode(raw_bytes, 'hex') FROM events WHERE raw LIKE '%utf8%'"), hex);
+  EXPECT_EQ(QueryOne("SELECT length(raw) FROM events WHERE raw LIKE '%a_b'"), "40");
+}
+
+TEST_F(IngestTest, QueriesFilterByMessageIdAcrossHosts) {
+  // h1 relays to h2 (queued as), both log the message-id.
+  ASSERT_TRUE(store_->IngestBatch(
+      "h1",
+      Batch("a", 0,
+            {"Nov 29 02:57:41 h1 postfix/cleanup[1]: AAAA11111: message-id=<m1@example.org>",
+             "Nov 29 02:57:41 h1 postfix/smtp[2]: AAAA11111: to=<x@h2.example>, relay=h2[198.18.0.12]:25, "
+             "delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as BBBB22222)",
+             "Nov 29 02:57:42 h1 postfix/cleanup[1]: CCCC33333: message-id=<other@example.org>"}),
+      now_).ok());
+  ASSERT_TRUE(store_->IngestBatch(
+      "h2",
+      Batch("b", 0,
+            {"Nov 29 02:57:41 h2 postfix/cleanup[1]: BBBB22222: message-id=<m1@example.org>",
+             "Nov 29 02:57:41 h2 postfix/qmgr[1]: BBBB22222: removed"}),
+      now_).ok());
+  mailfleet::v1::LogQuery q;
+  q.set_message_id("m1@example.org");
+  auto events = store_->QueryEvents(q, 0);
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ(events->size(), 4u);
+
+  mailfleet::v1::LogQuery by_domain;
+  by_domain.set_to("h2.example");
+  EXPECT_EQ(store_->QueryEvents(by_domain, 0)->size(), 1u);
+
+  mailfleet::v1::LogQuery grep;
+  grep.set_grep("QUEUED AS bbbb");
+  EXPECT_EQ(store_->QueryEvents(grep, 0)->size(), 1u);
+
+  mailfleet::v1::LogQuery literal;
+  literal.set_grep("%");  // LIKE wildcards match only themselves
+  EXPECT_EQ(store_->QueryEvents(literal, 0)->size(), 0u);
+
+  mailfleet::v1::LogQuery host;
+  host.add_hosts("h2");
+  host.set_limit(1);
+  auto newest = store_->QueryEvents(host, 0);
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ((*newest)[0].fields().at("queue_id"), "BBBB22222");
+  EXPECT_EQ((*newest)[0].kind(), "removed");
+
+  auto last = store_->LastEventId();
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(store_->QueryEvents({}, *last)->empty());
+}
+
+TEST_F(IngestTest, DayPartitionsAreMadeAndExpiredOnesDropped) {
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, Lines(1, 3)), now_).ok());
+  EXPECT_NE(QueryOne("SELECT count(*) FROM pg_class WHERE relname ~ '^events_[0-9]{8}$'"), "0");
+  auto dropped = store_->DropExpiredPartitions(now_ + std::chrono::hours(24 * 400));
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_GE(*dropped, 1);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM pg_class WHERE relname ~ '^events_[0-9]{8}$'"), "0");
+}
+
+}  // namespace
+}  // namespace mailfleet::collector
