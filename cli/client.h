@@ -70,8 +70,10 @@ class Client {
   static absl::StatusOr<Client> Connect(const CliConfig& config) {
     ASSIGN_OR_RETURN(HostPort target, ParseHostPort(config.collector));
     ASSIGN_OR_RETURN(auto credentials, MakeChannelCredentials(config.tls, target));
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(512 << 20);  // `logs --limit 1000000` answers are large
     return Client(config, mailfleet::v1::ControlService::NewStub(
-                              grpc::CreateChannel(config.collector, credentials)));
+                              grpc::CreateCustomChannel(config.collector, credentials, args)));
   }
 
   mailfleet::v1::ControlService::Stub& stub() { return *stub_; }

@@ -60,8 +60,8 @@ int RunLogs(const CliConfig& config, const LogsOptions& o) {
         TimeUtil::MicrosecondsToTimestamp(
             std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count());
   }
-  if (o.limit == 0 || o.limit > 100000) {
-    std::cerr << "mailfleet: --limit takes 1 to 100000\n";
+  if (o.limit == 0 || o.limit > 1000000) {
+    std::cerr << "mailfleet: --limit takes 1 to 1000000\n";
     return 2;
   }
   query.set_queue_id(o.queue_id);

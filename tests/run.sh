@@ -4,16 +4,16 @@
 # integration and lab tests, and stops everything it started.
 #
 #   tests/run.sh                    everything
-#   tests/run.sh unit integration   only those suites (unit, integration, lab)
+#   tests/run.sh unit integration   only those suites (unit, integration, faults, lab)
 # Environment: MAILFLEET_BUILD_DIR (default build/), MAILFLEET_SKIP_DEPS=1 skips apt-get.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${MAILFLEET_BUILD_DIR:-$REPO/build}
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration lab)
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration faults lab)
 for s in "${suites[@]}"; do
-  case $s in unit|integration|lab) ;; *) echo "tests/run.sh: unknown suite '$s' (unit, integration, lab)" >&2; exit 2 ;; esac
+  case $s in unit|integration|faults|lab) ;; *) echo "tests/run.sh: unknown suite '$s' (unit, integration, faults, lab)" >&2; exit 2 ;; esac
 done
 wants() { [[ " ${suites[*]} " == *" $1 "* ]]; }
 
@@ -93,17 +93,30 @@ if wants integration; then
   fi
 fi
 
+# Adds "NAME: N passed, M failed" from a script's last such line to the totals.
+count_script() {
+  local name=$1 log=$2 line
+  line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "$name: the tests did not finish" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + $(echo "$line" | sed 's/.*: \([0-9]*\) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed 's/.* \([0-9]*\) failed$/\1/')))
+}
+
+if wants faults; then
+  step "fault tests (kill -9 of agent and collector, PostgreSQL restart, rotation while away)"
+  MAILFLEET_BIN=$BUILD/bin "$REPO/tests/faults/pipeline_faults.sh" \
+    --iterations "${MAILFLEET_FAULT_ITERATIONS:-50}" 2>&1 | tee "$TMP/faults.log"
+  count_script faults "$TMP/faults.log"
+fi
+
 if wants lab; then
   step "lab tests"
   MAILFLEET_BIN=$BUILD/bin "$REPO/tests/lab/lab_test.sh" 2>&1 | tee "$TMP/lab.log"
-  lab_line=$(grep -E '^lab: [0-9]+ passed, [0-9]+ failed$' "$TMP/lab.log" | tail -n 1)
-  if [ -n "$lab_line" ]; then
-    passed=$((passed + $(echo "$lab_line" | sed 's/lab: \([0-9]*\) passed.*/\1/')))
-    failed=$((failed + $(echo "$lab_line" | sed 's/.* \([0-9]*\) failed$/\1/')))
-  else
-    echo "lab: the lab tests did not finish" >&2
-    failed=$((failed + 1))
-  fi
+  count_script lab "$TMP/lab.log"
 fi
 
 echo

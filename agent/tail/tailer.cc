@@ -360,13 +360,55 @@ void Tailer::Scan() {
     }
     if (s != nullptr) continue;  // that file is followed under another name
     // A new file at the live path: the one we followed there (if any) was rotated away.
+    std::optional<int64_t> rotated_mtime;
     for (auto& other : sources_) {
       if (other->live_path == path) {
         other->live_path.clear();
         other->rotated_at = clock_.SteadyNow();
+        rotated_mtime = other->mtime;
       }
     }
+    if (rotated_mtime) OpenMissedGenerations(path, *rotated_mtime);
     OpenLive(path, st.st_dev, st.st_ino, st.st_mtime, size);
+  }
+}
+
+void Tailer::OpenMissedGenerations(const std::string& live_path, int64_t previous_mtime) {
+  // Files that were created, written and rotated away between two scans (the agent was busy,
+  // or away from the collector): never seen live, they are read whole. They were written
+  // after the previous live file's last change, as far as file times tell (2 s of slack).
+  int64_t since = previous_mtime - 2;
+  std::vector<std::pair<int64_t, std::string>> missed;
+  for (const auto& candidate : RotatedCandidates(live_path)) {
+    struct stat st {};
+    if (stat(candidate.c_str(), &st) != 0 || st.st_mtime < since) continue;
+    if (Find(st.st_dev, st.st_ino) != nullptr) continue;
+    auto fp = ReadFingerprint(candidate);
+    if (!fp.ok() || fp->empty()) continue;
+    std::string hash = FingerprintHash(*fp);
+    bool known = false;
+    for (const auto& src : sources_) known = known || src->fingerprint_hash == hash;
+    for (const auto& [id, d] : done_) known = known || d.fingerprint_hash == hash;
+    if (!known) missed.emplace_back(st.st_mtime, candidate);
+  }
+  std::sort(missed.begin(), missed.end());
+  for (const auto& [mtime, path] : missed) {
+    struct stat st {};
+    auto fp = ReadFingerprint(path);
+    auto file = SourceFile::Open(path, 0);
+    if (!fp.ok() || !file.ok() || stat(path.c_str(), &st) != 0) continue;
+    auto src = std::make_unique<Source>();
+    src->id = SourceId(st.st_dev, st.st_ino, *fp);
+    src->fingerprint_hash = FingerprintHash(*fp);
+    src->path = path;
+    src->dev = st.st_dev;
+    src->ino = st.st_ino;
+    src->file = *std::move(file);
+    src->mtime = mtime;
+    src->rotated_at = clock_.SteadyNow();
+    spdlog::info("log source {} ({}) was rotated before it was seen; reading it whole", path,
+                 src->id);
+    AddSource(std::move(src), true);
   }
 }
 

@@ -18,6 +18,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ class Tailer {
   void Resume(const Checkpoint& checkpoint);
   void OpenLive(const std::string& path, dev_t dev, ino_t ino, int64_t mtime, uint64_t size);
   void HandleTruncated(Source& source, const std::string& live_path);
+  void OpenMissedGenerations(const std::string& live_path, int64_t previous_mtime);
   Source* Find(dev_t dev, ino_t ino);
   Source* FindById(const std::string& id);
   // Moves sources that are read and acked to their end into done_.

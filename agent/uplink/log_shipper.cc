@@ -7,7 +7,12 @@ namespace mailfleet::agent {
 
 LogShipper::LogShipper(Tailer& tailer, LogShipperOptions options, const Clock& clock)
     : options_(std::move(options)), clock_(clock), tailer_(tailer) {
-  last_save_ = clock_.SteadyNow();
+  // Save at once: a restart after this one is then never a first start, so files rotated
+  // from now on are read even if this process dies before its first ack.
+  absl::MutexLock lock(&mu_);
+  tailer_.Scan();
+  absl::Status s = SaveLocked();
+  if (!s.ok()) spdlog::error("checkpoint: {}", s.message());
 }
 
 void LogShipper::OnStreamStart() {

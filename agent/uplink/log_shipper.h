@@ -30,7 +30,8 @@ struct ShipperStats {
 
 class LogShipper {
  public:
-  // tailer and clock must outlive the shipper. Thread-safe.
+  // tailer and clock must outlive the shipper. Thread-safe. Scans and saves the checkpoint
+  // once right away.
   LogShipper(Tailer& tailer, LogShipperOptions options, const Clock& clock);
 
   // A stream was (re)established: unacked batches are forgotten and read again.

@@ -42,8 +42,19 @@ bool Uplink::connected() {
 }
 
 void Uplink::WaitFor(std::chrono::milliseconds delay) {
-  absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(delay));
+  // While the collector is away the tailer keeps watching the files (rotations are seen, and
+  // renamed files stay open), without reading ahead.
+  auto until = clock_.SteadyNow() + delay;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_.SteadyNow());
+    if (left.count() <= 0) return;
+    {
+      absl::MutexLock lock(&mu_);
+      auto step = options_.shipper != nullptr ? std::min(left, options_.poll_interval * 5) : left;
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::FromChrono(step))) return;
+    }
+    if (options_.shipper != nullptr) options_.shipper->Tick();
+  }
 }
 
 void Uplink::Run() {

@@ -529,7 +529,7 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
     where.push_back(fmt::format("raw ILIKE {}", param("%" + LikeEscape(q.grep()) + "%")));
   }
   if (after_id > 0) where.push_back(fmt::format("id > {}", param(std::to_string(after_id))));
-  uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 100000);
+  uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1000000);
 
   std::string columns = "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
   std::vector<std::string> field_names = {"source_id", "end_offset", "pid", "client_port",

@@ -235,6 +235,19 @@ TEST_F(TailerTest, ThreeRotationsWhileDown) {
   ExpectExactlyOnce();
 }
 
+TEST_F(TailerTest, AGenerationRotatedAwayBetweenTwoScansIsReadWhole) {
+  Write(log_, 1, 20);
+  auto tailer = Start();
+  Drain(*tailer);
+  Write(log_, 21, 30);
+  fs::rename(log_, log_ + ".0001");
+  Write(log_, 31, 60);  // never seen live
+  fs::rename(log_, log_ + ".0002");
+  Write(log_, 61, 70);
+  Drain(*tailer);
+  ExpectExactlyOnce();
+}
+
 TEST_F(TailerTest, OldHistoryIsNotShippedOnTheFirstStart) {
   Write(log_ + ".1", 1, 10);
   written_.clear();  // history from before mailfleet
