@@ -72,8 +72,9 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
 
   std::vector<std::string> log_files;
   if (config.default_logs) {
-    auto defaults = DefaultLogFiles(runner, config.postfix_config_dir, config.dovecot_config,
-                                    [](const std::string& p) { return access(p.c_str(), F_OK) == 0; });
+    auto defaults =
+        DefaultLogFiles(runner, config.postfix_config_dir, config.dovecot_config,
+                        [](const std::string& p) { return access(p.c_str(), F_OK) == 0; });
     for (const auto& note : defaults.notes) spdlog::info("logs: {}", note);
     log_files = defaults.paths;
   }

@@ -38,11 +38,30 @@ std::string Ago(std::chrono::system_clock::time_point then,
   return fmt::format("{}d ago", s / 86400);
 }
 
+std::string Bytes(uint64_t n) {
+  if (n < 1024) return fmt::format("{} B", n);
+  if (n < (1 << 20)) return fmt::format("{:.1f} KiB", n / 1024.0);
+  if (n < (1ull << 30)) return fmt::format("{:.1f} MiB", n / 1048576.0);
+  return fmt::format("{:.1f} GiB", n / 1073741824.0);
+}
+
+std::string LogLag(const mailfleet::v1::Heartbeat& pipeline) {
+  if (pipeline.sources_size() == 0) return "-";
+  uint64_t bytes = 0;
+  uint32_t seconds = 0;
+  for (const auto& s : pipeline.sources()) {
+    bytes += s.lag_bytes();
+    seconds = std::max(seconds, s.lag_seconds());
+  }
+  if (bytes == 0) return "none";
+  return fmt::format("{}, {}s", Bytes(bytes), seconds);
+}
+
 std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet::v1::Host>& hosts,
                              std::chrono::system_clock::time_point now) {
   using google::protobuf::util::TimeUtil;
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ADDRESSES", "POSTFIX", "DOVECOT", "STATE", "LAST SEEN"}};
+      {"NAME", "ADDRESSES", "POSTFIX", "DOVECOT", "STATE", "LAST SEEN", "LOG LAG"}};
   for (const auto& h : hosts) {
     auto last = std::chrono::system_clock::time_point(
         std::chrono::microseconds(TimeUtil::TimestampToMicroseconds(h.last_seen())));
@@ -52,7 +71,7 @@ std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet:
          inv.addresses().empty() ? "-" : fmt::format("{}", fmt::join(inv.addresses(), ",")),
          inv.postfix_version().empty() ? "-" : inv.postfix_version(),
          inv.dovecot_version().empty() ? "-" : inv.dovecot_version(),
-         h.connected() ? "connected" : "disconnected", Ago(last, now)});
+         h.connected() ? "connected" : "disconnected", Ago(last, now), LogLag(h.pipeline())});
   }
   return FormatTable(rows);
 }

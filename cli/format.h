@@ -19,6 +19,11 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows);
 std::string Ago(std::chrono::system_clock::time_point then,
                 std::chrono::system_clock::time_point now);
 
+// "512 B", "1.5 KiB", "3.0 MiB".
+std::string Bytes(uint64_t n);
+// The host's log shipping lag: "none", "12.0 KiB, 3s", or "-" when it reports no sources.
+std::string LogLag(const mailfleet::v1::Heartbeat& pipeline);
+
 std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet::v1::Host>& hosts,
                              std::chrono::system_clock::time_point now);
 

@@ -56,9 +56,8 @@ int RunLogs(const CliConfig& config, const LogsOptions& o) {
       std::cerr << "mailfleet: " << t.status().message() << "\n";
       return 2;
     }
-    *(is_since ? query.mutable_since() : query.mutable_until()) =
-        TimeUtil::MicrosecondsToTimestamp(
-            std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count());
+    *(is_since ? query.mutable_since() : query.mutable_until()) = TimeUtil::MicrosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count());
   }
   if (o.limit == 0 || o.limit > 1000000) {
     std::cerr << "mailfleet: --limit takes 1 to 1000000\n";

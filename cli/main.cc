@@ -14,6 +14,7 @@
 #include "common/flags.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "fmt/format.h"
 #include "grpc/support/log.h"
 #include "grpcpp/create_channel.h"
 #include "mailfleet/v1/control.grpc.pb.h"
@@ -54,6 +55,21 @@ int RunHosts(const CliConfig& config, const std::string& name, bool json) {
                 << "\nconfig hash:  " << inv.postfix_config_hash()
                 << "\npeer:         " << response.host().peer() << "\n";
       for (const auto& e : inv.inventory_errors()) std::cout << "problem:      " << e << "\n";
+      const auto& p = response.host().pipeline();
+      if (p.sources_size() > 0) {
+        std::cout << fmt::format("\nlog pipeline: {} lines sent, {} stored, {} batches in flight\n",
+                                 p.events_sent(), p.events_acked(), p.batches_in_flight());
+        std::vector<std::vector<std::string>> rows = {
+            {"SOURCE", "PATH", "LINES READ", "STORED UP TO", "SIZE", "LAG"}};
+        for (const auto& s : p.sources()) {
+          rows.push_back({s.source_id().substr(0, 12), s.path() + (s.live() ? "" : " (rotated)"),
+                          std::to_string(s.lines_read()), Bytes(s.acked_offset()), Bytes(s.size()),
+                          s.lag_bytes() == 0
+                              ? "none"
+                              : fmt::format("{}, {}s", Bytes(s.lag_bytes()), s.lag_seconds())});
+        }
+        std::cout << FormatTable(rows);
+      }
     }
     return kExitOk;
   }
@@ -136,26 +152,32 @@ int main(int argc, char** argv) {
   version->add_flag("--json", json, "JSON instead of text");
 
   LogsOptions logs_options;
-  auto* logs = app.add_subcommand("logs", "The fleet's mail log lines, newest last; --follow for live");
+  auto* logs =
+      app.add_subcommand("logs", "The fleet's mail log lines, newest last; --follow for live");
   logs->add_option("--host", logs_options.hosts, "Only this host (repeatable)");
-  logs->add_option("--since", logs_options.since, "From this time: 2h, 30m, 1d or 2026-11-29T08:00");
+  logs->add_option("--since", logs_options.since,
+                   "From this time: 2h, 30m, 1d or 2026-11-29T08:00");
   logs->add_option("--until", logs_options.until, "Before this time (same forms)");
   logs->add_option("--queue-id", logs_options.queue_id, "Lines of this Postfix queue id");
   logs->add_option("--message-id", logs_options.message_id,
                    "Every line of the queue ids that carried this Message-ID, on every host");
   logs->add_option("--from", logs_options.from, "Sender address, or a domain");
   logs->add_option("--to", logs_options.to, "Recipient address (or orig_to), or a domain");
-  logs->add_option("--status", logs_options.status, "Delivery status: sent, deferred, bounced, ...");
-  logs->add_option("--service", logs_options.service, "Daemon: smtpd, qmgr, smtp, lmtp, imap-login, ...");
+  logs->add_option("--status", logs_options.status,
+                   "Delivery status: sent, deferred, bounced, ...");
+  logs->add_option("--service", logs_options.service,
+                   "Daemon: smtpd, qmgr, smtp, lmtp, imap-login, ...");
   logs->add_option("--grep", logs_options.grep, "Lines containing this text (case-insensitive)");
-  logs->add_option("--limit", logs_options.limit, "At most this many lines, the newest (default 100)");
+  logs->add_option("--limit", logs_options.limit,
+                   "At most this many lines, the newest (default 100)");
   logs->add_flag("--follow,-f", logs_options.follow, "Keep printing new matching lines");
   logs->add_flag("--json", logs_options.json, "One JSON object per line");
 
   ParseOptions parse_options;
   auto* parse = app.add_subcommand(
-      "parse", "Parse mail log files offline (plain or .gz; none or - for stdin): one JSON "
-               "event per line");
+      "parse",
+      "Parse mail log files offline (plain or .gz; none or - for stdin): one JSON "
+      "event per line");
   parse->add_option("files", parse_options.files, "Log files");
   parse->add_flag("--summary", parse_options.summary, "Counts by kind and service instead");
 

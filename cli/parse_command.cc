@@ -23,8 +23,8 @@ using parse::Kind;
 
 struct Summary {
   uint64_t lines = 0;
-  uint64_t mail_lines = 0;        // lines from Postfix or Dovecot
-  uint64_t mail_other = 0;        // ... that the parser left kind "other"
+  uint64_t mail_lines = 0;  // lines from Postfix or Dovecot
+  uint64_t mail_other = 0;  // ... that the parser left kind "other"
   uint64_t truncated = 0;
   uint64_t invalid_utf8 = 0;
   uint64_t by_kind[static_cast<size_t>(Kind::kCount)] = {};
@@ -62,7 +62,8 @@ struct Summary {
     std::sort(services.begin(), services.end(),
               [](const auto& a, const auto& b) { return a.second > b.second; });
     rows = {{"SERVICE", "LINES"}};
-    for (const auto& [name, n] : services) rows.push_back({name.empty() ? "-" : name, std::to_string(n)});
+    for (const auto& [name, n] : services)
+      rows.push_back({name.empty() ? "-" : name, std::to_string(n)});
     std::cout << FormatTable(rows);
   }
 };
@@ -80,7 +81,7 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
   // Classic syslog lines carry no year: take it from the file's last change (its lines are
   // older than that), or from now for standard input.
   auto reference = std::chrono::system_clock::now();
-  struct stat st{};
+  struct stat st {};
   if (!stdin_input && stat(path.c_str(), &st) == 0) {
     reference = std::chrono::system_clock::from_time_t(st.st_mtime);
   }

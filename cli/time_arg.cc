@@ -21,8 +21,12 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
   int64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
   if (ec == std::errc() && ptr == text.data() + text.size() - 1 && n >= 0) {
-    int64_t seconds = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600
-                    : unit == 'd' ? 86400 : unit == 'w' ? 7 * 86400 : 0;
+    int64_t seconds = unit == 's'   ? 1
+                      : unit == 'm' ? 60
+                      : unit == 'h' ? 3600
+                      : unit == 'd' ? 86400
+                      : unit == 'w' ? 7 * 86400
+                                    : 0;
     if (seconds == 0) return bad();
     return now - std::chrono::seconds(n * seconds);
   }

@@ -3,8 +3,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <thread>
 #include <iostream>
+#include <thread>
 
 #include "collector/server/agent_service.h"
 #include "collector/server/control_service.h"
@@ -60,7 +60,8 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   if (config.db_connections < 1 || config.db_connections > 64) {
     return absl::InvalidArgumentError("--db-connections takes 1 to 64");
   }
-  if (config.retention_days < 1) return absl::InvalidArgumentError("--retention-days must be at least 1");
+  if (config.retention_days < 1)
+    return absl::InvalidArgumentError("--retention-days must be at least 1");
   std::vector<HostPort> listen;
   for (const auto& address : config.listen) {
     ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(address));
@@ -139,8 +140,10 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
     while (!stopping) {
       auto dropped = store->DropExpiredPartitions(std::chrono::system_clock::now());
       if (!dropped.ok()) spdlog::warn("retention: {}", dropped.status().message());
-      if (dropped.ok() && *dropped > 0) spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
-      for (int i = 0; i < 3600 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (dropped.ok() && *dropped > 0)
+        spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
+      for (int i = 0; i < 3600 && !stopping; ++i)
+        std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   });
   int sig = WaitForTerminationSignal(signals);

@@ -12,7 +12,8 @@ std::string Sha256Hex(std::string_view data) {
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
   std::string hex;
   hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
+  for (unsigned int i = 0; i < length; ++i)
+    fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
   return hex;
 }
 

@@ -73,7 +73,8 @@ absl::Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoin
     written += static_cast<size_t>(n);
   }
   if (fsync(fd) != 0 || close(fd) != 0) {
-    return absl::DataLossError(fmt::format("cannot sync checkpoint {}: {}", tmp, std::strerror(errno)));
+    return absl::DataLossError(
+        fmt::format("cannot sync checkpoint {}: {}", tmp, std::strerror(errno)));
   }
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     return absl::DataLossError(

@@ -17,14 +17,14 @@ struct SourceCheckpoint {
   std::string fingerprint_hash;  // FingerprintHash of the file's first line
   uint64_t dev = 0;
   uint64_t ino = 0;
-  uint64_t offset = 0;    // acked: every line before it is stored
-  int64_t mtime = 0;      // the file's mtime (seconds) when last read
-  bool done = false;      // rotated away and acked to its end
-  std::string path;       // where it was last read
+  uint64_t offset = 0;  // acked: every line before it is stored
+  int64_t mtime = 0;    // the file's mtime (seconds) when last read
+  bool done = false;    // rotated away and acked to its end
+  std::string path;     // where it was last read
 };
 
 struct Checkpoint {
-  int64_t saved_at = 0;   // seconds since the epoch; 0 when there was no checkpoint
+  int64_t saved_at = 0;  // seconds since the epoch; 0 when there was no checkpoint
   std::map<std::string, SourceCheckpoint> sources;  // by source_id
 };
 

@@ -18,7 +18,8 @@ LogSourceDefaults DefaultLogFiles(ProcessRunner& runner, const std::string& post
                                   const std::string& dovecot_config,
                                   bool (*exists)(const std::string&)) {
   LogSourceDefaults out;
-  auto postconf = runner.Run({.argv = {"postconf", "-c", postfix_config_dir, "-h", "maillog_file"}});
+  auto postconf =
+      runner.Run({.argv = {"postconf", "-c", postfix_config_dir, "-h", "maillog_file"}});
   std::string maillog = postconf.ok() && postconf->ok() ? FirstLine(postconf->out) : "";
   if (!maillog.empty() && maillog.starts_with("/") && !maillog.starts_with("/dev/")) {
     out.paths.push_back(maillog);

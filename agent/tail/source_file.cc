@@ -98,8 +98,9 @@ absl::Status SourceFile::Seek(uint64_t offset) {
     while (position_ < offset) {
       if (auto s = Read(std::min<uint64_t>(offset - position_, 1 << 16), &skip); !s.ok()) return s;
       if (skip.empty()) {
-        return absl::OutOfRangeError(fmt::format(
-            "{} has only {} bytes uncompressed, less than the offset {}", path_, position_, offset));
+        return absl::OutOfRangeError(
+            fmt::format("{} has only {} bytes uncompressed, less than the offset {}", path_,
+                        position_, offset));
       }
     }
     return absl::OkStatus();

@@ -36,8 +36,7 @@ class SourceFile {
  public:
   // Opens `path` and positions it at `offset` (uncompressed). For gzip files this
   // decompresses up to the offset.
-  static absl::StatusOr<std::unique_ptr<SourceFile>> Open(const std::string& path,
-                                                          uint64_t offset);
+  static absl::StatusOr<std::unique_ptr<SourceFile>> Open(const std::string& path, uint64_t offset);
   ~SourceFile();
 
   // Reads up to `max` bytes into *out (replaced); 0 bytes at the current end of the file.

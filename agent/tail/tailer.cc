@@ -144,8 +144,8 @@ Tailer::Source* Tailer::FindById(const std::string& id) {
 void Tailer::AddSource(std::unique_ptr<Source> source, bool front) {
   if (front) {
     // After the other rotated sources, before the live ones.
-    auto it = std::find_if(sources_.begin(), sources_.end(),
-                           [](const auto& s) { return s->live(); });
+    auto it =
+        std::find_if(sources_.begin(), sources_.end(), [](const auto& s) { return s->live(); });
     sources_.insert(it, std::move(source));
   } else {
     sources_.push_back(std::move(source));
@@ -153,8 +153,8 @@ void Tailer::AddSource(std::unique_ptr<Source> source, bool front) {
 }
 
 void Tailer::Resume(const Checkpoint& checkpoint) {
-  int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                      clock_.Now().time_since_epoch()).count();
+  int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
   for (const auto& [id, s] : checkpoint.sources) {
     if (s.done && now_s - s.mtime < kDoneRetentionSeconds) done_[id] = s;
   }
@@ -206,7 +206,8 @@ void Tailer::Resume(const Checkpoint& checkpoint) {
     // Every candidate with the same first line is the same content (a copy, or a compressed
     // twin): reading one of them is enough.
     for (auto& other : candidates) {
-      if (other.fingerprint_hash == c.fingerprint_hash && other.live_path.empty()) other.used = true;
+      if (other.fingerprint_hash == c.fingerprint_hash && other.live_path.empty())
+        other.used = true;
     }
     sources_.push_back(std::move(src));
     return true;
@@ -218,8 +219,7 @@ void Tailer::Resume(const Checkpoint& checkpoint) {
   for (const auto& [id, s] : checkpoint.sources) {
     if (!s.done) pending.push_back(&s);
   }
-  std::sort(pending.begin(), pending.end(),
-            [](auto* a, auto* b) { return a->mtime < b->mtime; });
+  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->mtime < b->mtime; });
   for (const SourceCheckpoint* s : pending) {
     Candidate* match = nullptr;
     for (auto& c : candidates) {
@@ -264,8 +264,7 @@ void Tailer::Resume(const Checkpoint& checkpoint) {
   });
 }
 
-void Tailer::OpenLive(const std::string& path, dev_t dev, ino_t ino, int64_t mtime,
-                      uint64_t size) {
+void Tailer::OpenLive(const std::string& path, dev_t dev, ino_t ino, int64_t mtime, uint64_t size) {
   auto fp = ReadFingerprint(path);
   if (!fp.ok() || fp->empty()) return;  // first line not complete yet
   std::string id = SourceId(dev, ino, *fp);
@@ -323,9 +322,8 @@ void Tailer::HandleTruncated(Source& source, const std::string& live_path) {
     source.rotated_at = clock_.SteadyNow();
     return;
   }
-  uint64_t unread = source.last_size > source.file->position()
-                        ? source.last_size - source.file->position()
-                        : 0;
+  uint64_t unread =
+      source.last_size > source.file->position() ? source.last_size - source.file->position() : 0;
   if (unread > 0) {
     spdlog::warn("log source {} was truncated with {} bytes not read, and no copy of it was found",
                  live_path, unread);
@@ -416,8 +414,14 @@ void Tailer::PruneFinished() {
   for (auto it = sources_.begin(); it != sources_.end();) {
     Source& s = **it;
     if (s.finished && s.acked >= s.read) {
-      done_[s.id] = SourceCheckpoint{s.id, s.fingerprint_hash, static_cast<uint64_t>(s.dev),
-                                     static_cast<uint64_t>(s.ino), s.acked, s.mtime, true, s.path};
+      done_[s.id] = SourceCheckpoint{s.id,
+                                     s.fingerprint_hash,
+                                     static_cast<uint64_t>(s.dev),
+                                     static_cast<uint64_t>(s.ino),
+                                     s.acked,
+                                     s.mtime,
+                                     true,
+                                     s.path};
       it = sources_.erase(it);
     } else {
       ++it;
@@ -489,8 +493,8 @@ void Tailer::Rewind() {
 
 Checkpoint Tailer::Snapshot() const {
   Checkpoint cp;
-  cp.saved_at = std::chrono::duration_cast<std::chrono::seconds>(
-                    clock_.Now().time_since_epoch()).count();
+  cp.saved_at =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
   cp.sources = done_;
   for (const auto& s : sources_) {
     cp.sources[s->id] = SourceCheckpoint{s->id,

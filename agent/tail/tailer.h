@@ -43,9 +43,9 @@ struct TailerOptions {
 struct SourceStatus {
   std::string source_id;
   std::string path;
-  uint64_t read_offset = 0;   // end of the last line put in a batch
+  uint64_t read_offset = 0;  // end of the last line put in a batch
   uint64_t acked_offset = 0;
-  uint64_t size = 0;          // bytes on disk (compressed size for gzip)
+  uint64_t size = 0;  // bytes on disk (compressed size for gzip)
   uint64_t lines_read = 0;
   bool live = false;
 };
@@ -96,7 +96,7 @@ class Tailer {
   parse::Parser parser_;
   std::vector<std::unique_ptr<Source>> sources_;  // rotated ones first, then live, oldest first
   std::map<std::string, SourceCheckpoint> done_;  // finished sources kept in the checkpoint
-  parse::LogEvent event_;                          // reused for every line
+  parse::LogEvent event_;                         // reused for every line
   std::string chunk_;
   bool fresh_start_ = false;  // no checkpoint existed
 };

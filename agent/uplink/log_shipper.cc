@@ -77,4 +77,32 @@ ShipperStats LogShipper::stats() {
   return s;
 }
 
+void LogShipper::FillHealth(mailfleet::v1::Heartbeat* heartbeat) {
+  absl::MutexLock lock(&mu_);
+  auto now = clock_.SteadyNow();
+  std::map<std::string, std::chrono::steady_clock::time_point> still_there;
+  for (const SourceStatus& st : tailer_.Status()) {
+    auto* h = heartbeat->add_sources();
+    h->set_source_id(st.source_id);
+    h->set_path(st.path);
+    h->set_live(st.live);
+    h->set_lines_read(st.lines_read);
+    h->set_read_offset(st.read_offset);
+    h->set_acked_offset(st.acked_offset);
+    h->set_size(st.size);
+    bool compressed = st.path.ends_with(".gz");
+    uint64_t lag = !compressed && st.size > st.acked_offset ? st.size - st.acked_offset : 0;
+    h->set_lag_bytes(lag);
+    auto it = caught_up_.find(st.source_id);
+    auto since = lag == 0 || it == caught_up_.end() ? now : it->second;
+    still_there[st.source_id] = since;
+    h->set_lag_seconds(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(now - since).count()));
+  }
+  caught_up_ = std::move(still_there);
+  heartbeat->set_events_sent(stats_.events_sent);
+  heartbeat->set_events_acked(stats_.events_acked);
+  heartbeat->set_batches_in_flight(static_cast<uint32_t>(in_flight_.size()));
+}
+
 }  // namespace mailfleet::agent

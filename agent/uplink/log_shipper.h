@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -44,6 +45,8 @@ class LogShipper {
   // Writes the checkpoint now (at shutdown).
   absl::Status SaveNow();
   ShipperStats stats();
+  // Pipeline health per source, for the heartbeat.
+  void FillHealth(mailfleet::v1::Heartbeat* heartbeat);
 
  private:
   struct InFlight {
@@ -63,6 +66,8 @@ class LogShipper {
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point last_save_ ABSL_GUARDED_BY(mu_);
   ShipperStats stats_ ABSL_GUARDED_BY(mu_);
+  // When each source last had every line stored (for lag_seconds).
+  std::map<std::string, std::chrono::steady_clock::time_point> caught_up_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mailfleet::agent

@@ -179,21 +179,22 @@ std::string Uplink::RunStream() {
       beat.mutable_heartbeat()->set_seq(++seq);
       *beat.mutable_heartbeat()->mutable_sent_at() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-              std::chrono::duration_cast<std::chrono::microseconds>(
-                  clock_.Now().time_since_epoch())
+              std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now().time_since_epoch())
                   .count());
+      if (shipper != nullptr) shipper->FillHealth(beat.mutable_heartbeat());
       broken = !stream->Write(beat);
       next_beat = clock_.SteadyNow() + interval;
     }
     absl::MutexLock lock(&reader_mu);
-    auto wait = shipper != nullptr ? options_.poll_interval
-                                   : std::chrono::duration_cast<std::chrono::milliseconds>(interval);
-    auto until_beat = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_beat - clock_.SteadyNow());
+    auto wait = shipper != nullptr
+                    ? options_.poll_interval
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(interval);
+    auto until_beat =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - clock_.SteadyNow());
     wait = std::max(std::chrono::milliseconds(1), std::min(wait, until_beat));
-    reader_mu.AwaitWithTimeout(
-        absl::Condition(+[](Flags* f) { return f->reader_done || f->wake; }, &flags),
-        absl::FromChrono(wait));
+    reader_mu.AwaitWithTimeout(absl::Condition(
+                                   +[](Flags* f) { return f->reader_done || f->wake; }, &flags),
+                               absl::FromChrono(wait));
     if (flags.reader_done) break;
     flags.wake = false;
   }

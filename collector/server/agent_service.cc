@@ -177,8 +177,10 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
                           "the first message of a stream must be Hello"));
       return;
     }
-    service_->queue_.Post([this] {
-      absl::Status s = service_->store_.TouchHost(session_, service_->clock_.Now());
+    auto heartbeat =
+        std::make_shared<mailfleet::v1::Heartbeat>(std::move(*in_.mutable_heartbeat()));
+    service_->queue_.Post([this, heartbeat] {
+      absl::Status s = service_->store_.TouchHost(session_, service_->clock_.Now(), *heartbeat);
       if (!s.ok()) spdlog::warn("agent {}: heartbeat not recorded: {}", session_.host, s.message());
       StartRead(&in_);
     });

@@ -46,6 +46,7 @@ void ToProto(const HostRecord& record, mailfleet::v1::Host* host) {
     *host->mutable_connected_since() = ToTimestamp(*record.connected_since);
   if (record.connected) host->set_collector_id(record.collector_id);
   host->set_peer(record.peer);
+  *host->mutable_pipeline() = record.pipeline;
 }
 
 grpc::Status ControlService::ListHosts(grpc::ServerContext* context,

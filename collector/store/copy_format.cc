@@ -38,11 +38,24 @@ void AppendCopyText(std::string_view value, std::string* out) {
   for (size_t i = 0; i < value.size();) {
     char c = value[i];
     switch (c) {
-      case '\\': out->append("\\\\"); ++i; continue;
-      case '\t': out->append("\\t"); ++i; continue;
-      case '\n': out->append("\\n"); ++i; continue;
-      case '\r': out->append("\\r"); ++i; continue;
-      default: break;
+      case '\\':
+        out->append("\\\\");
+        ++i;
+        continue;
+      case '\t':
+        out->append("\\t");
+        ++i;
+        continue;
+      case '\n':
+        out->append("\\n");
+        ++i;
+        continue;
+      case '\r':
+        out->append("\\r");
+        ++i;
+        continue;
+      default:
+        break;
     }
     size_t len = Utf8Length(value, i);
     if (len == 0) {

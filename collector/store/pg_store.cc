@@ -9,11 +9,11 @@
 #include "common/parse/log_event.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "pqxx/pqxx"
 #include "pqxx/tablewriter"
-#include "fmt/ranges.h"
-#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::collector {
@@ -31,7 +31,8 @@ constexpr const char kHostColumns[] =
     "name, inventory::text, (connected AND last_seen > now() - make_interval(secs => $1)), "
     "(extract(epoch from first_seen) * 1000000)::bigint, "
     "(extract(epoch from last_seen) * 1000000)::bigint, "
-    "(extract(epoch from connected_since) * 1000000)::bigint, collector_id, peer";
+    "(extract(epoch from connected_since) * 1000000)::bigint, collector_id, peer, "
+    "pipeline::text";
 
 // Sends rows already in COPY text format (escaped by copy_format.h). libpqxx 6.4's stream_to
 // keeps its raw-line writer private; its tablewriter is the 6.4 way to do this, deprecated
@@ -71,9 +72,8 @@ const std::string& EventColumns() {
   return *columns;
 }
 
-std::vector<std::string> EventColumnList() {
+std::vector<std::string> SplitColumns(std::string_view all) {
   std::vector<std::string> out;
-  std::string_view all = EventColumns();
   while (!all.empty()) {
     size_t comma = all.find(", ");
     out.emplace_back(all.substr(0, comma));
@@ -116,8 +116,8 @@ void AppendRow(const std::string& host, const std::string& source_id,
   auto kind = static_cast<parse::Kind>(
       std::min<uint32_t>(e.kind(), static_cast<uint32_t>(parse::Kind::kCount)));
   auto severity = static_cast<parse::Severity>(std::min<uint32_t>(e.severity(), 4));
-  fmt::format_to(std::back_inserter(*row), "\t{}\t{}\t{}\t", e.end_offset(),
-                 parse::KindName(kind), parse::SeverityName(severity));
+  fmt::format_to(std::back_inserter(*row), "\t{}\t{}\t{}\t", e.end_offset(), parse::KindName(kind),
+                 parse::SeverityName(severity));
   auto number_or_null = [&](int64_t v, bool present) {
     if (present) {
       fmt::format_to(std::back_inserter(*row), "{}", v);
@@ -166,6 +166,151 @@ void AppendRow(const std::string& host, const std::string& source_id,
   }
 }
 
+// The kinds that shape a message's lifecycle in the messages and recipients tables.
+bool Derived(parse::Kind kind) {
+  switch (kind) {
+    case parse::Kind::kClient:
+    case parse::Kind::kPickup:
+    case parse::Kind::kMessageId:
+    case parse::Kind::kQueued:
+    case parse::Kind::kDelivery:
+    case parse::Kind::kRemoved:
+    case parse::Kind::kExpired:
+      return true;
+    default:
+      return false;
+  }
+}
+
+constexpr const char kDeriveColumns[] =
+    "seq, time, kind, queue_id, client_host, client_ip, message_id, sender, size, nrcpt, "
+    "recipient, orig_to, status, dsn, relay_host, relay_ip, relay_port, delay, delays, "
+    "response, queued_as";
+
+// One row of the derive_batch temp table, in kDeriveColumns order.
+void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received_us,
+                     std::string* row) {
+  const std::string& raw = e.raw();
+  auto span = [&](std::string_view name) {
+    row->push_back('\t');
+    for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
+      if (parse::kSpanFields[i].name != name) continue;
+      uint32_t pos = 0, len = 0;
+      if (e.spans_size() >= static_cast<int>(2 * (i + 1))) {
+        pos = e.spans(static_cast<int>(2 * i));
+        len = e.spans(static_cast<int>(2 * i + 1));
+      }
+      if (len == 0 || pos > raw.size() || len > raw.size() - pos) break;
+      AppendCopyText(std::string_view(raw).substr(pos, len), row);
+      return;
+    }
+    AppendCopyNull(row);
+  };
+  auto kind = static_cast<parse::Kind>(e.kind());
+  fmt::format_to(std::back_inserter(*row), "{}\t{}\t{}", seq,
+                 parse::FormatTimeUs(e.time_us() != 0 ? e.time_us() : received_us),
+                 parse::KindName(kind));
+  span("queue_id");
+  span("client_host");
+  span("client_ip");
+  span("message_id");
+  span("sender");
+  row->push_back('\t');
+  if (e.size() >= 0)
+    fmt::format_to(std::back_inserter(*row), "{}", e.size());
+  else
+    AppendCopyNull(row);
+  row->push_back('\t');
+  if (e.nrcpt() >= 0)
+    fmt::format_to(std::back_inserter(*row), "{}", e.nrcpt());
+  else
+    AppendCopyNull(row);
+  span("recipient");
+  span("orig_to");
+  span("status");
+  span("dsn");
+  span("relay_host");
+  span("relay_ip");
+  row->push_back('\t');
+  if (e.relay_port() != 0)
+    fmt::format_to(std::back_inserter(*row), "{}", e.relay_port());
+  else
+    AppendCopyNull(row);
+  row->push_back('\t');
+  AppendFloat(e.delay(), row);
+  row->push_back('\t');
+  if (e.delays_size() == 4) {
+    fmt::format_to(std::back_inserter(*row), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
+                   e.delays(2), e.delays(3));
+  } else {
+    AppendCopyNull(row);
+  }
+  span("response");
+  span("queued_as");
+}
+
+// Applies a batch's lifecycle lines (already in derive_batch) to messages and recipients,
+// set-based: open or extend lifecycles, record each recipient's latest attempt, then close
+// the lifecycles that were removed. Within one batch a queue id counts as one lifecycle
+// (Postfix hands a queue id out again only long after its message left, never seconds later).
+void ApplyDerived(pqxx::work& tx, const std::string& host) {
+  tx.exec_params(R"sql(
+    INSERT INTO messages AS m (host, queue_id, first_seen, last_seen, origin, client_host,
+                               client_ip, message_id, sender, size, nrcpt)
+    SELECT $1, queue_id, min(time), max(time),
+           (array_agg(CASE kind WHEN 'client' THEN 'smtp' ELSE 'pickup' END ORDER BY seq)
+              FILTER (WHERE kind IN ('client', 'pickup')))[1],
+           (array_agg(client_host ORDER BY seq) FILTER (WHERE kind = 'client'))[1],
+           (array_agg(client_ip ORDER BY seq) FILTER (WHERE kind = 'client'))[1],
+           (array_agg(message_id ORDER BY seq) FILTER (WHERE kind = 'message_id'))[1],
+           (array_agg(sender ORDER BY seq) FILTER (WHERE kind IN ('queued', 'pickup')
+                                                     AND sender IS NOT NULL))[1],
+           (array_agg(size ORDER BY seq) FILTER (WHERE kind = 'queued'))[1],
+           (array_agg(nrcpt ORDER BY seq) FILTER (WHERE kind = 'queued'))[1]
+      FROM derive_batch
+     WHERE queue_id IS NOT NULL AND kind NOT IN ('removed', 'expired')
+     GROUP BY queue_id
+    ON CONFLICT (host, queue_id) WHERE NOT removed DO UPDATE SET
+      last_seen = greatest(m.last_seen, EXCLUDED.last_seen),
+      origin = coalesce(m.origin, EXCLUDED.origin),
+      client_host = coalesce(m.client_host, EXCLUDED.client_host),
+      client_ip = coalesce(m.client_ip, EXCLUDED.client_ip),
+      message_id = coalesce(m.message_id, EXCLUDED.message_id),
+      sender = coalesce(EXCLUDED.sender, m.sender),
+      size = coalesce(EXCLUDED.size, m.size),
+      nrcpt = coalesce(EXCLUDED.nrcpt, m.nrcpt))sql",
+                 host);
+  tx.exec_params(R"sql(
+    INSERT INTO recipients AS r (message, recipient, orig_to, status, dsn, relay_host, relay_ip,
+                                 relay_port, delay, delays, response, queued_as, time, attempts)
+    SELECT m.id, d.recipient, d.orig_to, d.status, d.dsn, d.relay_host, d.relay_ip, d.relay_port,
+           d.delay, d.delays, d.response, d.queued_as, d.time, d.attempts
+      FROM (SELECT DISTINCT ON (queue_id, recipient) *,
+                   count(*) OVER (PARTITION BY queue_id, recipient) AS attempts
+              FROM derive_batch
+             WHERE kind = 'delivery' AND queue_id IS NOT NULL AND recipient IS NOT NULL
+             ORDER BY queue_id, recipient, seq DESC) d
+      JOIN LATERAL (SELECT id FROM messages
+                     WHERE host = $1 AND queue_id = d.queue_id
+                     ORDER BY removed, id DESC LIMIT 1) m ON true
+    ON CONFLICT (message, recipient) DO UPDATE SET
+      orig_to = coalesce(EXCLUDED.orig_to, r.orig_to), status = EXCLUDED.status,
+      dsn = EXCLUDED.dsn, relay_host = EXCLUDED.relay_host, relay_ip = EXCLUDED.relay_ip,
+      relay_port = EXCLUDED.relay_port, delay = EXCLUDED.delay, delays = EXCLUDED.delays,
+      response = EXCLUDED.response, queued_as = coalesce(EXCLUDED.queued_as, r.queued_as),
+      time = EXCLUDED.time, attempts = r.attempts + EXCLUDED.attempts)sql",
+                 host);
+  tx.exec_params(R"sql(
+    UPDATE messages m SET removed = x.removed OR m.removed, expired = x.expired OR m.expired,
+                          last_seen = greatest(m.last_seen, x.time)
+      FROM (SELECT queue_id, bool_or(kind = 'removed') AS removed,
+                   bool_or(kind = 'expired') AS expired, max(time) AS time
+              FROM derive_batch WHERE kind IN ('removed', 'expired') AND queue_id IS NOT NULL
+             GROUP BY queue_id) x
+     WHERE m.host = $1 AND m.queue_id = x.queue_id AND NOT m.removed)sql",
+                 host);
+}
+
 // A SQL LIKE pattern matching `text` literally.
 std::string LikeEscape(std::string_view text) {
   std::string out;
@@ -190,6 +335,12 @@ absl::StatusOr<HostRecord> ReadHost(const pqxx::row& row) {
   if (!row[5].is_null() && host.connected) host.connected_since = FromMicros(row[5].as<int64_t>());
   host.collector_id = row[6].c_str();
   host.peer = row[7].c_str();
+  if (!row[8].is_null()) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    // Health is informational: a row written by another version is shown without it.
+    (void)google::protobuf::util::JsonStringToMessage(row[8].c_str(), &host.pipeline, options);
+  }
   return host;
 }
 
@@ -245,7 +396,12 @@ absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
   absl::Status result = absl::InternalError(what);
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
-      if (conn == nullptr || !conn->is_open()) conn = std::make_unique<pqxx::connection>(conninfo_);
+      if (conn == nullptr || !conn->is_open()) {
+        conn = std::make_unique<pqxx::connection>(conninfo_);
+        // No NOTICEs on stderr ("relation already exists, skipping" and the like).
+        pqxx::nontransaction setup(*conn);
+        setup.exec("SET client_min_messages TO warning");
+      }
       result = fn(*conn);
       break;
     } catch (const pqxx::broken_connection& e) {
@@ -255,8 +411,8 @@ absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
           "--database is right",
           what, RedactConninfo(conninfo_), e.what()));
     } catch (const pqxx::sql_error& e) {
-      result = absl::InternalError(
-          fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
+      result =
+          absl::InternalError(fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
       break;
     } catch (const std::exception& e) {
       conn.reset();
@@ -318,13 +474,17 @@ absl::Status PgStore::RegisterHost(const Session& session,
   });
 }
 
-absl::Status PgStore::TouchHost(const Session& session, TimePoint now) {
+absl::Status PgStore::TouchHost(const Session& session, TimePoint now,
+                                const mailfleet::v1::Heartbeat& heartbeat) {
+  std::string json;
+  auto printed = google::protobuf::util::MessageToJsonString(heartbeat, &json);
+  if (!printed.ok()) return absl::InternalError(printed.ToString());
   return WithConnection("recording a heartbeat", [&](pqxx::connection& c) -> absl::Status {
     pqxx::work tx(c);
     tx.exec_params(
-        "UPDATE hosts SET last_seen = to_timestamp($3::bigint / 1e6), connected = true "
-        "WHERE name = $1 AND session_id = $2",
-        session.host, session.session_id, ToMicros(now));
+        "UPDATE hosts SET last_seen = to_timestamp($3::bigint / 1e6), connected = true, "
+        "pipeline = $4::jsonb WHERE name = $1 AND session_id = $2",
+        session.host, session.session_id, ToMicros(now), json);
     tx.commit();
     return absl::OkStatus();
   });
@@ -388,8 +548,8 @@ absl::StatusOr<int> PgStore::SchemaVersion() {
 
 void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days,
                                TimePoint now) {
-  int64_t today = DayOf(std::chrono::duration_cast<std::chrono::microseconds>(
-                            now.time_since_epoch()).count());
+  int64_t today =
+      DayOf(std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
   for (int64_t day : days) {
     if (day < today - options_.retention_days || day > today + 1) continue;  // → default
     {
@@ -401,10 +561,9 @@ void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& 
       pqxx::work tx(c);
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('mailfleet_events_partitions'))");
       if (tx.exec_params("SELECT 1 FROM pg_class WHERE relname = $1", name).empty()) {
-        tx.exec(fmt::format(
-            "CREATE TABLE {} PARTITION OF events FOR VALUES FROM ('{}') TO ('{}')", name,
-            parse::FormatTimeUs(day * kMicrosPerDay + 1).substr(0, 10),
-            parse::FormatTimeUs((day + 1) * kMicrosPerDay + 1).substr(0, 10)));
+        tx.exec(fmt::format("CREATE TABLE {} PARTITION OF events FOR VALUES FROM ('{}') TO ('{}')",
+                            name, parse::FormatTimeUs(day * kMicrosPerDay + 1).substr(0, 10),
+                            parse::FormatTimeUs((day + 1) * kMicrosPerDay + 1).substr(0, 10)));
       }
       tx.commit();
     } catch (const pqxx::sql_error& e) {
@@ -430,7 +589,7 @@ absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
   }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
-  static const std::vector<std::string> kColumns = EventColumnList();
+  static const std::vector<std::string> kColumns = SplitColumns(EventColumns());
 
   RETURN_IF_ERROR(WithConnection("storing log lines", [&](pqxx::connection& c) -> absl::Status {
     EnsurePartitions(c, days, received);
@@ -447,6 +606,8 @@ absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
                          .as<int64_t>();
     uint64_t high = static_cast<uint64_t>(watermark);
     int64_t last_time = 0;
+    std::string derive_rows;  // COPY text for derive_batch
+    int derive_count = 0;
     {
       RowCopier copy(tx, "events", kColumns);
       std::string row;
@@ -458,11 +619,35 @@ absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
         row.clear();
         AppendRow(host, batch.source_id(), e, received_us, &row);
         copy.Write(row);
+        if (Derived(static_cast<parse::Kind>(e.kind()))) {
+          AppendDeriveRow(++derive_count, e, received_us, &derive_rows);
+          derive_rows.push_back('\n');
+        }
         high = e.end_offset();
         last_time = std::max(last_time, e.time_us());
         ++result.inserted;
       }
       copy.Complete();
+    }
+    if (derive_count > 0) {
+      tx.exec(
+          "CREATE TEMP TABLE IF NOT EXISTS derive_batch (seq integer, time timestamptz, "
+          "kind text, queue_id text, client_host text, client_ip text, message_id text, "
+          "sender text, size bigint, nrcpt integer, recipient text, orig_to text, status text, "
+          "dsn text, relay_host text, relay_ip text, relay_port integer, delay real, "
+          "delays real[], response text, queued_as text) ON COMMIT DELETE ROWS");
+      {
+        static const std::vector<std::string> kDerive = SplitColumns(kDeriveColumns);
+        RowCopier derive(tx, "derive_batch", kDerive);
+        std::string_view rows = derive_rows;
+        while (!rows.empty()) {
+          size_t nl = rows.find('\n');
+          derive.Write(std::string(rows.substr(0, nl)));
+          rows.remove_prefix(nl + 1);
+        }
+        derive.Complete();
+      }
+      ApplyDerived(tx, host);
     }
     if (result.inserted > 0 || result.duplicates > 0) {
       tx.exec_params(
@@ -495,24 +680,26 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
     where.push_back(fmt::format("({})", fmt::join(ors, " OR ")));
   }
   if (q.has_since()) {
-    where.push_back(fmt::format("time >= to_timestamp({}::bigint / 1e6)",
-                                param(std::to_string(TimeUtil::TimestampToMicroseconds(q.since())))));
+    where.push_back(
+        fmt::format("time >= to_timestamp({}::bigint / 1e6)",
+                    param(std::to_string(TimeUtil::TimestampToMicroseconds(q.since())))));
   }
   if (q.has_until()) {
-    where.push_back(fmt::format("time < to_timestamp({}::bigint / 1e6)",
-                                param(std::to_string(TimeUtil::TimestampToMicroseconds(q.until())))));
+    where.push_back(
+        fmt::format("time < to_timestamp({}::bigint / 1e6)",
+                    param(std::to_string(TimeUtil::TimestampToMicroseconds(q.until())))));
   }
   if (!q.queue_id().empty()) where.push_back(fmt::format("queue_id = {}", param(q.queue_id())));
   if (!q.message_id().empty()) {
     std::string id = param(q.message_id());
-    where.push_back(fmt::format(
-        "(message_id = {0} OR (host, queue_id) IN (SELECT host, queue_id FROM events "
-        "WHERE message_id = {0} AND queue_id IS NOT NULL))",
-        id));
+    where.push_back(
+        fmt::format("(message_id = {0} OR (host, queue_id) IN (SELECT host, queue_id FROM events "
+                    "WHERE message_id = {0} AND queue_id IS NOT NULL))",
+                    id));
   }
   auto address = [&](const std::string& value, std::initializer_list<const char*> columns) {
-    std::string p = value.find('@') != std::string::npos ? param(value)
-                                                          : param("%@" + LikeEscape(value));
+    std::string p =
+        value.find('@') != std::string::npos ? param(value) : param("%@" + LikeEscape(value));
     bool exact = value.find('@') != std::string::npos;
     std::vector<std::string> ors;
     for (const char* col : columns) {
@@ -531,17 +718,18 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
   if (after_id > 0) where.push_back(fmt::format("id > {}", param(std::to_string(after_id))));
   uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1000000);
 
-  std::string columns = "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
-  std::vector<std::string> field_names = {"source_id", "end_offset", "pid", "client_port",
-                                          "relay_port", "delay", "delays", "size", "nrcpt",
-                                          "truncated", "invalid_utf8"};
+  std::string columns =
+      "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
+  std::vector<std::string> field_names = {"source_id",  "end_offset", "pid",         "client_port",
+                                          "relay_port", "delay",      "delays",      "size",
+                                          "nrcpt",      "truncated",  "invalid_utf8"};
   for (const auto& f : parse::kSpanFields) {
     if (!SpanColumn(f.name).empty()) field_names.emplace_back(SpanColumn(f.name));
   }
   for (const auto& f : field_names) columns += fmt::format(", {}::text", f);
   std::string sql = fmt::format(
-      "SELECT * FROM (SELECT {} FROM events {} ORDER BY {} LIMIT {}) newest ORDER BY 3, 1",
-      columns, where.empty() ? "" : "WHERE " + fmt::format("{}", fmt::join(where, " AND ")),
+      "SELECT * FROM (SELECT {} FROM events {} ORDER BY {} LIMIT {}) newest ORDER BY 3, 1", columns,
+      where.empty() ? "" : "WHERE " + fmt::format("{}", fmt::join(where, " AND ")),
       after_id > 0 ? "id" : "time DESC, id DESC", limit);
 
   std::vector<mailfleet::v1::StoredEvent> events;
@@ -587,8 +775,8 @@ absl::StatusOr<int64_t> PgStore::LastEventId() {
 }
 
 absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {
-  int64_t today = DayOf(
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+  int64_t today =
+      DayOf(std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
   std::string oldest = DayName(today - options_.retention_days);
   int dropped = 0;
   RETURN_IF_ERROR(WithConnection("dropping old log partitions", [&](pqxx::connection& c) {

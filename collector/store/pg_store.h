@@ -4,8 +4,8 @@
 
 #include <memory>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -33,7 +33,8 @@ class PgStore final : public Store {
 
   absl::Status RegisterHost(const Session& session, const mailfleet::v1::Inventory& inventory,
                             TimePoint now) override;
-  absl::Status TouchHost(const Session& session, TimePoint now) override;
+  absl::Status TouchHost(const Session& session, TimePoint now,
+                         const mailfleet::v1::Heartbeat& heartbeat) override;
   absl::Status MarkDisconnected(const Session& session, TimePoint now) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<HostRecord> GetHost(const std::string& name) override;

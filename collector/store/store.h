@@ -24,6 +24,7 @@ struct HostRecord {
   std::optional<TimePoint> connected_since;
   std::string collector_id;
   std::string peer;
+  mailfleet::v1::Heartbeat pipeline;  // the last heartbeat
 };
 
 struct Session {
@@ -57,8 +58,10 @@ class Store {
   // Creates or updates the host named session.host and marks it connected. Never duplicates.
   virtual absl::Status RegisterHost(const Session& session,
                                     const mailfleet::v1::Inventory& inventory, TimePoint now) = 0;
-  // Records a heartbeat: last_seen = now, iff the host's current session is `session`.
-  virtual absl::Status TouchHost(const Session& session, TimePoint now) = 0;
+  // Records a heartbeat: last_seen = now and its pipeline health, iff the host's current
+  // session is `session`.
+  virtual absl::Status TouchHost(const Session& session, TimePoint now,
+                                 const mailfleet::v1::Heartbeat& heartbeat) = 0;
   // Marks the host disconnected iff its current session is `session` (a newer stream of the
   // same host, maybe on another replica, is left alone).
   virtual absl::Status MarkDisconnected(const Session& session, TimePoint now) = 0;

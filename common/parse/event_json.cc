@@ -10,7 +10,11 @@ namespace {
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
 size_t Utf8Length(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  size_t len = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
   if (len == 0 || i + len > s.size()) return 0;
   uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
   for (size_t k = 1; k < len; ++k) {
@@ -84,11 +88,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
       continue;
     }
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           fmt::format_to(std::back_inserter(*out), "\\u{:04x}", c);
@@ -136,7 +150,8 @@ void AppendEventJson(const LogEvent& e, std::string* out) {
   if (e.relay_port != 0) o.Int("relay_port", e.relay_port);
   if (e.delay >= 0) o.Float("delay", e.delay);
   if (e.delays[0] >= 0) {
-    o.Raw("delays", fmt::format("[{},{},{},{}]", e.delays[0], e.delays[1], e.delays[2], e.delays[3]));
+    o.Raw("delays",
+          fmt::format("[{},{},{},{}]", e.delays[0], e.delays[1], e.delays[2], e.delays[3]));
   }
   o.Span(e, "dsn", e.dsn);
   o.Span(e, "status", e.status);

@@ -81,7 +81,7 @@ class LineSplitter {
   std::string partial_;
   bool skipping_ = false;  // the current line passed max_line_
   size_t pending_ = 0;
-  uint64_t offset_ = 0;    // stream offset of the next byte to arrive
+  uint64_t offset_ = 0;  // stream offset of the next byte to arrive
 };
 
 }  // namespace mailfleet::parse

@@ -10,14 +10,36 @@ namespace {
 using sv = std::string_view;
 
 constexpr std::array<sv, static_cast<size_t>(Kind::kCount)> kKindNames = {
-    "other",        "connect",          "disconnect",        "lost_connection",
-    "client",       "pickup",           "message_id",        "queued",
-    "delivery",     "removed",          "expired",           "bounce",
-    "reject",       "hold",             "release",           "requeue",
-    "delete",       "tls",              "sasl_failure",      "postscreen",
-    "statistics",   "daemon",           "dovecot_login",     "dovecot_auth_failure",
-    "dovecot_delivery", "dovecot_disconnect", "warning",     "remote_reply",
-    "connect_failure",  "header_action",
+    "other",
+    "connect",
+    "disconnect",
+    "lost_connection",
+    "client",
+    "pickup",
+    "message_id",
+    "queued",
+    "delivery",
+    "removed",
+    "expired",
+    "bounce",
+    "reject",
+    "hold",
+    "release",
+    "requeue",
+    "delete",
+    "tls",
+    "sasl_failure",
+    "postscreen",
+    "statistics",
+    "daemon",
+    "dovecot_login",
+    "dovecot_auth_failure",
+    "dovecot_delivery",
+    "dovecot_disconnect",
+    "warning",
+    "remote_reply",
+    "connect_failure",
+    "header_action",
 };
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -90,8 +112,8 @@ bool TwoDigits(sv s, size_t at, int* out) {
 // "HH:MM:SS[.ffffff]" at the start of s; returns micros since midnight and consumes it.
 bool ParseClock(sv& s, int64_t* micros) {
   int h, m, sec;
-  if (s.size() < 8 || s[2] != ':' || s[5] != ':' || !TwoDigits(s, 0, &h) ||
-      !TwoDigits(s, 3, &m) || !TwoDigits(s, 6, &sec) || h > 23 || m > 59 || sec > 60) {
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':' || !TwoDigits(s, 0, &h) || !TwoDigits(s, 3, &m) ||
+      !TwoDigits(s, 6, &sec) || h > 23 || m > 59 || sec > 60) {
     return false;
   }
   int64_t us = ((h * 60 + m) * 60 + sec) * int64_t{1'000'000};
@@ -174,10 +196,14 @@ bool EqualsIgnoreCase(sv a, sv b) {
 // A Dovecot process name, possibly with its "(user)" or "(pid)" tag.
 bool IsDovecotService(sv program) {
   sv name = program.substr(0, std::min(program.find('('), program.find('<')));
-  static constexpr sv kNames[] = {"auth",      "auth-worker", "dovecot-auth", "imap-login",
-                                  "pop3-login", "imap",       "pop3",         "lmtp",
-                                  "lda",       "deliver",     "managesieve",  "managesieve-login",
-                                  "submission", "submission-login", "indexer-worker"};
+  static constexpr sv kNames[] = {"auth",          "auth-worker",
+                                  "dovecot-auth",  "imap-login",
+                                  "pop3-login",    "imap",
+                                  "pop3",          "lmtp",
+                                  "lda",           "deliver",
+                                  "managesieve",   "managesieve-login",
+                                  "submission",    "submission-login",
+                                  "indexer-worker"};
   for (sv n : kNames) {
     if (EqualsIgnoreCase(name, n)) return true;
   }
@@ -193,8 +219,16 @@ bool IsQueueId(sv s) {
   for (char c : s) {
     if (!IsAlnum(c)) return false;
     switch (c) {
-      case 'A': case 'E': case 'I': case 'O': case 'U':
-      case 'a': case 'e': case 'i': case 'o': case 'u':
+      case 'A':
+      case 'E':
+      case 'I':
+      case 'O':
+      case 'U':
+      case 'a':
+      case 'e':
+      case 'i':
+      case 'o':
+      case 'u':
         return false;
       default:
         break;
@@ -246,8 +280,8 @@ class LineParser {
       if (close != sv::npos && close <= 4) s.remove_prefix(close + 1);
     }
     sv before = s;
-    bool stamped = s.size() >= 10 && IsDigit(s[0]) && s[4] == '-' && s[7] == '-' ? Iso8601(s)
-                                                                                  : Classic(s);
+    bool stamped =
+        s.size() >= 10 && IsDigit(s[0]) && s[4] == '-' && s[7] == '-' ? Iso8601(s) : Classic(s);
     if (!stamped) {
       // No readable timestamp (a template, a damaged line): find "host prog[pid]: " anyway.
       s = before;
@@ -269,9 +303,9 @@ class LineParser {
     for (int i = 0; i < 4 && !probe.empty(); ++i) {
       sv host = Token(probe);
       sv next = probe.substr(0, probe.find(' '));
-      bool program_like = next.size() > 1 && next.back() == ':' &&
-                          (next.find('[') != sv::npos || next.find('/') != sv::npos ||
-                           next == "dovecot:");
+      bool program_like =
+          next.size() > 1 && next.back() == ':' &&
+          (next.find('[') != sv::npos || next.find('/') != sv::npos || next == "dovecot:");
       if (program_like && !host.empty()) {
         e_->host = Sp(host);
         s = probe;
@@ -330,8 +364,10 @@ class LineParser {
     size_t space = s.find(' ');
     if (end == sv::npos || (space != sv::npos && space < end)) {
       // "prog[pid]:" at the very end of the line, or no program at all.
-      if (EndsWith(s, ":") && s.find(' ') == sv::npos) end = s.size() - 1;
-      else return false;
+      if (EndsWith(s, ":") && s.find(' ') == sv::npos)
+        end = s.size() - 1;
+      else
+        return false;
     }
     sv tag = s.substr(0, end);
     s.remove_prefix(std::min(end + 2, s.size()));
@@ -767,18 +803,24 @@ class LineParser {
         if (key == "to") e_->to = Sp(value);
         break;
       case 3:
-        if (key == "dsn") e_->dsn = Sp(value);
+        if (key == "dsn")
+          e_->dsn = Sp(value);
         else if (key == "uid") {
         }
         break;
       case 4:
-        if (key == "from") e_->from = Sp(value);
-        else if (key == "size") ToNumber(value, &e_->size);
+        if (key == "from")
+          e_->from = Sp(value);
+        else if (key == "size")
+          ToNumber(value, &e_->size);
         break;
       case 5:
-        if (key == "relay") Relay(value);
-        else if (key == "delay") ToFloat(value, &e_->delay);
-        else if (key == "nrcpt") ToNumber(value, &e_->nrcpt);
+        if (key == "relay")
+          Relay(value);
+        else if (key == "delay")
+          ToFloat(value, &e_->delay);
+        else if (key == "nrcpt")
+          ToNumber(value, &e_->nrcpt);
         break;
       case 6:
         if (key == "client") {
@@ -885,11 +927,12 @@ class LineParser {
       Postscreen(s);
     } else if (service == "postsuper" && StartsWith(s, "Deleted: ")) {
       e_->kind = Kind::kDelete;
-    } else if (service == "postsuper" && (StartsWith(s, "Placed on hold: ") ||
-                                          StartsWith(s, "Released from hold: ") ||
-                                          StartsWith(s, "Requeued: "))) {
-      e_->kind = s[0] == 'P' ? Kind::kHold : s[0] == 'R' && s[2] == 'l' ? Kind::kRelease
-                                                                          : Kind::kRequeue;
+    } else if (service == "postsuper" &&
+               (StartsWith(s, "Placed on hold: ") || StartsWith(s, "Released from hold: ") ||
+                StartsWith(s, "Requeued: "))) {
+      e_->kind = s[0] == 'P'                  ? Kind::kHold
+                 : s[0] == 'R' && s[2] == 'l' ? Kind::kRelease
+                                              : Kind::kRequeue;
     } else if (StartsWith(s, "Trusted TLS") || StartsWith(s, "Untrusted TLS") ||
                StartsWith(s, "Verified TLS") || StartsWith(s, "Anonymous TLS")) {
       Tls(s);
@@ -921,8 +964,10 @@ class LineParser {
     bool outgoing = Consume(rest, "to ");
     if (!outgoing) Consume(rest, "from ");
     size_t colon = rest.find("]: ");
-    if (colon == sv::npos) colon = rest.find(": ");
-    else ++colon;
+    if (colon == sv::npos)
+      colon = rest.find(": ");
+    else
+      ++colon;
     if (colon == sv::npos) return;
     sv peer = rest.substr(0, colon);
     if (outgoing) {
@@ -987,11 +1032,16 @@ class LineParser {
         value = s.substr(0, s.find(", "));
         s.remove_prefix(value.size());
       }
-      if (key == "user") e_->user = Sp(value);
-      else if (key == "method") e_->method = Sp(value);
-      else if (key == "rip") e_->client_ip = Sp(value);
-      else if (key == "session") e_->session = Sp(value);
-      else if (key == "rport") ToNumber(value, &e_->client_port);
+      if (key == "user")
+        e_->user = Sp(value);
+      else if (key == "method")
+        e_->method = Sp(value);
+      else if (key == "rip")
+        e_->client_ip = Sp(value);
+      else if (key == "session")
+        e_->session = Sp(value);
+      else if (key == "rport")
+        ToNumber(value, &e_->client_port);
       while (!s.empty() && (s.front() == ',' || s.front() == ' ')) s.remove_prefix(1);
     }
   }
@@ -1066,7 +1116,8 @@ class LineParser {
           e_->user = Sp(user);
           e_->method = Sp(driver);
           e_->result = Sp(reason);
-          if (inside.size() > user.size()) e_->client_ip = Sp(UpTo(inside.substr(user.size() + 1), ','));
+          if (inside.size() > user.size())
+            e_->client_ip = Sp(UpTo(inside.substr(user.size() + 1), ','));
           return;
         }
       }
@@ -1141,11 +1192,16 @@ std::string_view KindName(Kind kind) {
 
 std::string_view SeverityName(Severity s) {
   switch (s) {
-    case Severity::kInfo: return "info";
-    case Severity::kWarning: return "warning";
-    case Severity::kError: return "error";
-    case Severity::kFatal: return "fatal";
-    case Severity::kPanic: return "panic";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kError:
+      return "error";
+    case Severity::kFatal:
+      return "fatal";
+    case Severity::kPanic:
+      return "panic";
   }
   return "info";
 }

@@ -80,11 +80,13 @@ TEST_F(IngestTest, AReplayedBatchInsertsNothingTwice) {
 
 TEST_F(IngestTest, AnOverlappingBatchStoresOnlyTheNewLines) {
   auto lines = Lines(1, 30);
-  ASSERT_TRUE(store_->IngestBatch("h1", Batch("src1", 0, {lines.begin(), lines.begin() + 20}), now_).ok());
+  ASSERT_TRUE(
+      store_->IngestBatch("h1", Batch("src1", 0, {lines.begin(), lines.begin() + 20}), now_).ok());
   // After a reconnect the agent sends from its last acked offset: lines 11..30.
   uint64_t offset = 0;
   for (int i = 0; i < 10; ++i) offset += lines[i].size() + 1;
-  auto r = store_->IngestBatch("h1", Batch("src1", offset, {lines.begin() + 10, lines.end()}), now_);
+  auto r =
+      store_->IngestBatch("h1", Batch("src1", offset, {lines.begin() + 10, lines.end()}), now_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->inserted, 10u);
   EXPECT_EQ(r->duplicates, 10u);
@@ -102,13 +104,17 @@ TEST_F(IngestTest, SourcesAndHostsHaveTheirOwnWatermarks) {
 }
 
 TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
-  ASSERT_TRUE(store_->IngestBatch(
-      "h2",
-      Batch("s", 0,
-            {"Nov 29 02:57:41 h2 postfix/smtp[8482]: 555D8106188: to=<alice@h3.lab.test>, "
-             "relay=h3.lab.test[198.18.0.13]:25, delay=0.02, delays=0.01/0.01/0/0, dsn=2.0.0, "
-             "status=sent (250 2.0.0 Ok: queued as 59370106184)"}),
-      now_).ok());
+  ASSERT_TRUE(
+      store_
+          ->IngestBatch(
+              "h2",
+              Batch("s", 0,
+                    {"Nov 29 02:57:41 h2 postfix/smtp[8482]: 555D8106188: to=<alice@h3.lab.test>, "
+                     "relay=h3.lab.test[198.18.0.13]:25, delay=0.02, delays=0.01/0.01/0/0, "
+                     "dsn=2.0.0, "
+                     "status=sent (250 2.0.0 Ok: queued as 59370106184)"}),
+              now_)
+          .ok());
   EXPECT_EQ(QueryOne("SELECT concat_ws('|', host, kind, queue_id, recipient, relay_host, relay_ip, "
                      "status, dsn, queued_as, syslog_host, service) FROM events"),
             "h2|delivery|555D8106188|alice@h3.lab.test|h3.lab.test|198.18.0.13|sent|2.0.0|"
@@ -122,7 +128,8 @@ TEST_F(IngestTest, HostileBytesAreStoredSafelyAndExactly) {
   auto r = store_->IngestBatch("h1", Batch("s", 0, {nul, bad}), now_);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->inserted, 2u);
-  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE invalid_utf8 AND raw_bytes IS NOT NULL"), "2");
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE invalid_utf8 AND raw_bytes IS NOT NULL"),
+            "2");
   std::string hex;
   for (unsigned char c : bad) hex += fmt::format("{:02x}", c);
   EXPECT_EQ(QueryOne("SELECT encode(raw_bytes, 'hex') FROM events WHERE raw LIKE '%utf8%'"), hex);
@@ -131,20 +138,31 @@ TEST_F(IngestTest, HostileBytesAreStoredSafelyAndExactly) {
 
 TEST_F(IngestTest, QueriesFilterByMessageIdAcrossHosts) {
   // h1 relays to h2 (queued as), both log the message-id.
-  ASSERT_TRUE(store_->IngestBatch(
-      "h1",
-      Batch("a", 0,
-            {"Nov 29 02:57:41 h1 postfix/cleanup[1]: AAAA11111: message-id=<m1@example.org>",
-             "Nov 29 02:57:41 h1 postfix/smtp[2]: AAAA11111: to=<x@h2.example>, relay=h2[198.18.0.12]:25, "
-             "delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as BBBB22222)",
-             "Nov 29 02:57:42 h1 postfix/cleanup[1]: CCCC33333: message-id=<other@example.org>"}),
-      now_).ok());
-  ASSERT_TRUE(store_->IngestBatch(
-      "h2",
-      Batch("b", 0,
-            {"Nov 29 02:57:41 h2 postfix/cleanup[1]: BBBB22222: message-id=<m1@example.org>",
-             "Nov 29 02:57:41 h2 postfix/qmgr[1]: BBBB22222: removed"}),
-      now_).ok());
+  ASSERT_TRUE(
+      store_
+          ->IngestBatch(
+              "h1",
+              Batch(
+                  "a", 0,
+                  {"Nov 29 02:57:41 h1 postfix/cleanup[1]: AAAA11111: message-id=<m1@example.org>",
+                   "Nov 29 02:57:41 h1 postfix/smtp[2]: AAAA11111: to=<x@h2.example>, "
+                   "relay=h2[198.18.0.12]:25, "
+                   "delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as "
+                   "BBBB22222)",
+                   "Nov 29 02:57:42 h1 postfix/cleanup[1]: CCCC33333: "
+                   "message-id=<other@example.org>"}),
+              now_)
+          .ok());
+  ASSERT_TRUE(
+      store_
+          ->IngestBatch(
+              "h2",
+              Batch(
+                  "b", 0,
+                  {"Nov 29 02:57:41 h2 postfix/cleanup[1]: BBBB22222: message-id=<m1@example.org>",
+                   "Nov 29 02:57:41 h2 postfix/qmgr[1]: BBBB22222: removed"}),
+              now_)
+          .ok());
   mailfleet::v1::LogQuery q;
   q.set_message_id("m1@example.org");
   auto events = store_->QueryEvents(q, 0);
@@ -174,6 +192,51 @@ TEST_F(IngestTest, QueriesFilterByMessageIdAcrossHosts) {
   auto last = store_->LastEventId();
   ASSERT_TRUE(last.ok());
   EXPECT_TRUE(store_->QueryEvents({}, *last)->empty());
+}
+
+TEST_F(IngestTest, MessageLifecyclesAreDerivedAsLinesArrive) {
+  std::vector<std::string> first = {
+      "Nov 29 02:57:40 h1 postfix/smtpd[1]: 4C598106183: client=mx.example.org[192.0.2.7]",
+      "Nov 29 02:57:40 h1 postfix/cleanup[2]: 4C598106183: message-id=<m1@example.org>",
+      "Nov 29 02:57:40 h1 postfix/qmgr[3]: 4C598106183: from=<a@example.org>, size=315, nrcpt=1 "
+      "(queue active)",
+      "Nov 29 02:57:41 h1 postfix/smtp[4]: 4C598106183: to=<b@h3.lab.test>, "
+      "relay=h2.lab.test[198.18.0.12]:25, delay=0.5, delays=0.1/0.1/0.2/0.1, dsn=4.4.1, "
+      "status=deferred (connect to h2.lab.test[198.18.0.12]:25: Connection refused)"};
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, first), now_).ok());
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', origin, client_ip, message_id, sender, size, nrcpt, "
+                     "removed) FROM messages"),
+            "smtp|192.0.2.7|m1@example.org|a@example.org|315|1|f");
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', status, dsn, attempts) FROM recipients"),
+            "deferred|4.4.1|1");
+
+  uint64_t offset = 0;
+  for (const auto& l : first) offset += l.size() + 1;
+  std::vector<std::string> second = {
+      "Nov 29 02:58:41 h1 postfix/smtp[4]: 4C598106183: to=<b@h3.lab.test>, "
+      "relay=h2.lab.test[198.18.0.12]:25, delay=61, delays=60/0.1/0.2/0.7, dsn=2.0.0, "
+      "status=sent (250 2.0.0 Ok: queued as 555D8106188)",
+      "Nov 29 02:58:41 h1 postfix/qmgr[3]: 4C598106183: removed"};
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", offset, second), now_).ok());
+  for (const auto& l : second) offset += l.size() + 1;
+  // Later, Postfix hands the same queue id to another message.
+  ASSERT_TRUE(store_
+                  ->IngestBatch("h1",
+                                Batch("s", offset,
+                                      {"Nov 29 03:10:00 h1 postfix/pickup[5]: 4C598106183: uid=0 "
+                                       "from=<root@h1.lab.test>"}),
+                                now_)
+                  .ok());
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', status, dsn, queued_as, relay_host, attempts) "
+                     "FROM recipients"),
+            "sent|2.0.0|555D8106188|h2.lab.test|2");
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM messages WHERE queue_id = '4C598106183'"), "2");
+  EXPECT_EQ(
+      QueryOne("SELECT concat_ws('|', removed, message_id) FROM messages ORDER BY id LIMIT 1"),
+      "t|m1@example.org");
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', origin, sender, removed) FROM messages "
+                     "ORDER BY id DESC LIMIT 1"),
+            "pickup|root@h1.lab.test|f");
 }
 
 TEST_F(IngestTest, DayPartitionsAreMadeAndExpiredOnesDropped) {

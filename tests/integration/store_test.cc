@@ -83,8 +83,11 @@ TEST_F(StoreTest, AHostWithoutRecentHeartbeatsIsShownDisconnected) {
   // Registered long ago and never heard from since: its collector may have died with -9.
   ASSERT_TRUE(store->RegisterHost(s, Inv("3.7.11"), now_ - seconds(300)).ok());
   EXPECT_FALSE(store->GetHost("h3")->connected);
-  ASSERT_TRUE(store->TouchHost(s, now_).ok());
+  mailfleet::v1::Heartbeat beat;
+  beat.add_sources()->set_lag_bytes(42);
+  ASSERT_TRUE(store->TouchHost(s, now_, beat).ok());
   EXPECT_TRUE(store->GetHost("h3")->connected);
+  EXPECT_EQ(store->GetHost("h3")->pipeline.sources(0).lag_bytes(), 42u);
 }
 
 TEST_F(StoreTest, UnknownHostIsNotFoundWithAHint) {

@@ -35,6 +35,7 @@ TEST(FormatTest, HostsTableShowsVersionsStateAndDashesForUnknowns) {
   h1->mutable_inventory()->add_addresses("198.18.0.11");
   h1->mutable_inventory()->set_postfix_version("3.7.11");
   h1->mutable_inventory()->set_dovecot_version("2.3.19.1");
+  h1->mutable_pipeline()->add_sources()->set_lag_bytes(0);
   *h1->mutable_last_seen() =
       google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 5);
   auto* h2 = hosts.Add();
@@ -42,9 +43,22 @@ TEST(FormatTest, HostsTableShowsVersionsStateAndDashesForUnknowns) {
   *h2->mutable_last_seen() =
       google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000 - 600);
   EXPECT_EQ(FormatHostsTable(hosts, now),
-            "NAME  ADDRESSES    POSTFIX  DOVECOT   STATE         LAST SEEN\n"
-            "h1    198.18.0.11  3.7.11   2.3.19.1  connected     5s ago\n"
-            "h2    -            -        -         disconnected  10m ago\n");
+            "NAME  ADDRESSES    POSTFIX  DOVECOT   STATE         LAST SEEN  LOG LAG\n"
+            "h1    198.18.0.11  3.7.11   2.3.19.1  connected     5s ago     none\n"
+            "h2    -            -        -         disconnected  10m ago    -\n");
+}
+
+TEST(FormatTest, LogLagSumsBytesAndTakesTheLongestDelay) {
+  mailfleet::v1::Heartbeat p;
+  EXPECT_EQ(LogLag(p), "-");
+  auto* a = p.add_sources();
+  a->set_lag_bytes(1024);
+  a->set_lag_seconds(3);
+  auto* b = p.add_sources();
+  b->set_lag_bytes(512);
+  b->set_lag_seconds(9);
+  EXPECT_EQ(LogLag(p), "1.5 KiB, 9s");
+  EXPECT_EQ(Bytes(3 << 20), "3.0 MiB");
 }
 
 TEST(FormatTest, JsonKeepsProtoFieldNamesAndDefaults) {

@@ -229,7 +229,9 @@ TEST_F(TailerTest, ThreeRotationsWhileDown) {
   fs::last_write_time(log_ + ".2", now - std::chrono::seconds(2));
   fs::last_write_time(log_ + ".1", now - std::chrono::seconds(1));
   saved.saved_at = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count() - 60;
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() -
+                   60;
   auto tailer = Start(saved);
   Drain(*tailer);
   ExpectExactlyOnce();
@@ -352,8 +354,9 @@ TEST_F(TailerTest, HostileLines) {
   std::string big(17 << 20, 'x');
   {
     std::ofstream out(log_, std::ios::binary);
-    out << "Nov 29 00:00:00 h1 postfix/smtpd[1]: " << big.substr(0, (1 << 20) - 100) << "\n";  // < 1 MiB
-    out << "Nov 29 00:00:01 h1 postfix/smtpd[1]: " << big << "\n";                            // 17 MiB
+    out << "Nov 29 00:00:00 h1 postfix/smtpd[1]: " << big.substr(0, (1 << 20) - 100)
+        << "\n";                                                    // < 1 MiB
+    out << "Nov 29 00:00:01 h1 postfix/smtpd[1]: " << big << "\n";  // 17 MiB
     out << std::string("Nov 29 00:00:02 h1 postfix/smtpd[1]: nul\0byte", 45) << "\n";
     out << "Nov 29 00:00:03 h1 postfix/smtpd[1]: bad \xff\xfe utf8\n";
     out << "Nov 29 00:00:04 h1 postfix/smtpd[1]: crlf line\r\n";
