@@ -11,6 +11,7 @@
 #include "cli/format.h"
 #include "cli/logs_command.h"
 #include "cli/parse_command.h"
+#include "cli/stats_command.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -173,6 +174,17 @@ int main(int argc, char** argv) {
   logs->add_flag("--follow,-f", logs_options.follow, "Keep printing new matching lines");
   logs->add_flag("--json", logs_options.json, "One JSON object per line");
 
+  StatsOptions stats_options;
+  auto* stats =
+      app.add_subcommand("stats",
+                         "A pflogsumm-style report per host and for the fleet: traffic, deferrals, "
+                         "rejects by reason, top senders and recipients, delays, auth failures");
+  stats->add_option("--host", stats_options.hosts, "Only this host (repeatable)");
+  stats->add_option("--since", stats_options.since, "From this time: 2h, 1d or 2026-11-29T08:00");
+  stats->add_option("--until", stats_options.until, "Before this time (same forms)");
+  stats->add_option("--top", stats_options.top, "Entries per top list (default 10)");
+  stats->add_flag("--json", stats_options.json, "JSON instead of the report");
+
   ParseOptions parse_options;
   auto* parse = app.add_subcommand(
       "parse",
@@ -193,6 +205,7 @@ int main(int argc, char** argv) {
   }
   if (*parse) return RunParse(parse_options);
   if (*logs) return RunLogs(config, logs_options);
+  if (*stats) return RunStats(config, stats_options);
   if (*hosts) return RunHosts(config, host_name, json);
   if (*version) return RunVersion(config, json);
   return kExitUsage;

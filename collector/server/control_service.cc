@@ -114,4 +114,14 @@ grpc::Status ControlService::FollowLogs(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::GetStats(grpc::ServerContext* context,
+                                      const mailfleet::v1::StatsRequest* request,
+                                      mailfleet::v1::StatsResponse* response) {
+  if (auto s = CheckCaller(context); !s.ok()) return s;
+  auto stats = store_.Stats(*request);
+  if (!stats.ok()) return ToGrpcStatus(stats.status());
+  *response = *std::move(stats);
+  return grpc::Status::OK;
+}
+
 }  // namespace mailfleet::collector

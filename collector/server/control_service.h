@@ -34,6 +34,8 @@ class ControlService final : public mailfleet::v1::ControlService::Service {
                          mailfleet::v1::QueryLogsResponse* response) override;
   // Polls the store for lines newer than the last one sent (every follow_poll), so it works
   // the same whichever collector replica stored them.
+  grpc::Status GetStats(grpc::ServerContext* context, const mailfleet::v1::StatsRequest* request,
+                        mailfleet::v1::StatsResponse* response) override;
   grpc::Status FollowLogs(grpc::ServerContext* context,
                           const mailfleet::v1::FollowLogsRequest* request,
                           grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) override;

@@ -802,4 +802,146 @@ absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {
   return dropped;
 }
 
+absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
+    const mailfleet::v1::StatsRequest& request) {
+  using google::protobuf::util::TimeUtil;
+  std::vector<std::string> params;
+  auto param = [&](std::string value) {
+    params.push_back(std::move(value));
+    return fmt::format("${}", params.size());
+  };
+  // The same window over events ("e.") and over recipients joined to messages.
+  std::vector<std::string> where_events = {"true"};
+  std::vector<std::string> where_rcpt = {"true"};
+  if (request.hosts_size() > 0) {
+    std::vector<std::string> ors;
+    for (const auto& h : request.hosts()) ors.push_back(param(h));
+    where_events.push_back(fmt::format("host IN ({})", fmt::join(ors, ", ")));
+    where_rcpt.push_back(fmt::format("m.host IN ({})", fmt::join(ors, ", ")));
+  }
+  if (request.has_since()) {
+    std::string p = param(std::to_string(TimeUtil::TimestampToMicroseconds(request.since())));
+    where_events.push_back(fmt::format("time >= to_timestamp({}::bigint / 1e6)", p));
+    where_rcpt.push_back(fmt::format("r.time >= to_timestamp({}::bigint / 1e6)", p));
+  }
+  if (request.has_until()) {
+    std::string p = param(std::to_string(TimeUtil::TimestampToMicroseconds(request.until())));
+    where_events.push_back(fmt::format("time < to_timestamp({}::bigint / 1e6)", p));
+    where_rcpt.push_back(fmt::format("r.time < to_timestamp({}::bigint / 1e6)", p));
+  }
+  std::string we = fmt::format("{}", fmt::join(where_events, " AND "));
+  std::string wr = fmt::format("{}", fmt::join(where_rcpt, " AND "));
+  uint32_t top = request.top() == 0 ? 10 : std::min<uint32_t>(request.top(), 1000);
+
+  mailfleet::v1::StatsResponse response;
+  std::map<std::string, mailfleet::v1::MailStats*> by_host;
+  auto stats_for = [&](const pqxx::field& host) -> mailfleet::v1::MailStats* {
+    if (host.is_null()) return response.mutable_fleet();
+    auto it = by_host.find(host.c_str());
+    if (it != by_host.end()) return it->second;
+    auto* s = response.add_hosts();
+    s->set_host(host.c_str());
+    by_host[host.c_str()] = s;
+    return s;
+  };
+  auto u = [](const pqxx::field& f) -> uint64_t { return f.is_null() ? 0 : f.as<uint64_t>(); };
+  auto d = [](const pqxx::field& f) -> double { return f.is_null() ? 0 : f.as<double>(); };
+
+  RETURN_IF_ERROR(WithConnection("computing mail statistics", [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto rows = tx.exec_params(fmt::format(R"sql(
+      SELECT host,
+        count(*) FILTER (WHERE kind IN ('client', 'pickup')),
+        sum(size) FILTER (WHERE kind = 'queued'),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND service = 'smtp'),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
+        count(*) FILTER (WHERE kind = 'expired'),
+        count(*) FILTER (WHERE kind = 'reject'),
+        count(*) FILTER (WHERE kind = 'hold'),
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY delay)
+          FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY delay)
+          FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+        max(delay) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+        count(*) FILTER (WHERE kind = 'sasl_failure'),
+        count(*) FILTER (WHERE kind = 'dovecot_auth_failure'),
+        count(*) FILTER (WHERE severity = 'warning'),
+        count(*) FILTER (WHERE severity = 'error'),
+        count(*) FILTER (WHERE severity = 'fatal'),
+        count(*) FILTER (WHERE severity = 'panic')
+      FROM events WHERE {} GROUP BY GROUPING SETS ((host), ()) ORDER BY host NULLS LAST)sql",
+                                           we),
+                               pqxx::prepare::make_dynamic_params(params));
+    for (const auto& row : rows) {
+      auto* s = stats_for(row[0]);
+      s->set_received(u(row[1]));
+      s->set_bytes_received(u(row[2]));
+      s->set_delivered(u(row[3]));
+      s->set_forwarded(u(row[4]));
+      s->set_deferred(u(row[5]));
+      s->set_bounced(u(row[6]));
+      s->set_expired(u(row[7]));
+      s->set_rejected(u(row[8]));
+      s->set_held(u(row[9]));
+      s->set_delay_p50(d(row[10]));
+      s->set_delay_p95(d(row[11]));
+      s->set_delay_max(d(row[12]));
+      s->set_sasl_failures(u(row[13]));
+      s->set_dovecot_auth_failures(u(row[14]));
+      s->set_warnings(u(row[15]));
+      s->set_errors(u(row[16]));
+      s->set_fatals(u(row[17]));
+      s->set_panics(u(row[18]));
+    }
+    // Top lists: (select over events or recipients, key expression, size expression, target).
+    struct TopList {
+      const char* from;
+      const char* host;
+      const char* key;
+      const char* bytes;
+      google::protobuf::RepeatedPtrField<mailfleet::v1::CountEntry>* (*field)(
+          mailfleet::v1::MailStats*);
+    };
+    const TopList lists[] = {
+        {"events", "host", "sender", "size",
+         [](mailfleet::v1::MailStats* s) { return s->mutable_top_senders(); }},
+        {"events", "host", "lower(split_part(sender, '@', 2))", "size",
+         [](mailfleet::v1::MailStats* s) { return s->mutable_top_sender_domains(); }},
+        {"recipients r JOIN messages m ON m.id = r.message", "m.host", "r.recipient", "m.size",
+         [](mailfleet::v1::MailStats* s) { return s->mutable_top_recipients(); }},
+        {"recipients r JOIN messages m ON m.id = r.message", "m.host",
+         "lower(split_part(r.recipient, '@', 2))", "m.size",
+         [](mailfleet::v1::MailStats* s) { return s->mutable_top_recipient_domains(); }},
+        {"events", "host",
+         "concat_ws(' ', reject_code, left(regexp_replace(response, '^.*>: ', ''), 80))", "0",
+         [](mailfleet::v1::MailStats* s) { return s->mutable_rejects_by_reason(); }},
+    };
+    for (size_t i = 0; i < std::size(lists); ++i) {
+      const TopList& t = lists[i];
+      bool rcpt = i == 2 || i == 3;
+      std::string filter = i <= 1 ? "kind = 'queued' AND sender IS NOT NULL AND sender <> ''"
+                           : rcpt ? "r.status = 'sent'"
+                                  : "kind = 'reject'";
+      auto top_rows = tx.exec_params(
+          fmt::format("SELECT h, k, n, b FROM (SELECT {1} AS h, {2} AS k, count(*) AS n, "
+                      "coalesce(sum({3}), 0) AS b, row_number() OVER (PARTITION BY {1} IS NULL, "
+                      "{1} ORDER BY count(*) DESC, {2}) AS rank FROM {0} WHERE {4} AND {5} "
+                      "GROUP BY GROUPING SETS (({1}, {2}), ({2}))) x WHERE rank <= {6}",
+                      t.from, t.host, t.key, t.bytes, rcpt ? wr : we, filter, top),
+          pqxx::prepare::make_dynamic_params(params));
+      for (const auto& row : top_rows) {
+        if (row[1].is_null() || std::string_view(row[1].c_str()).empty()) continue;
+        auto* entry = t.field(stats_for(row[0]))->Add();
+        entry->set_key(row[1].c_str());
+        entry->set_count(u(row[2]));
+        entry->set_bytes(u(row[3]));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return response;
+}
+
 }  // namespace mailfleet::collector

@@ -45,6 +45,8 @@ class PgStore final : public Store {
   absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
       const mailfleet::v1::LogQuery& query, int64_t after_id) override;
   absl::StatusOr<int64_t> LastEventId() override;
+  absl::StatusOr<mailfleet::v1::StatsResponse> Stats(
+      const mailfleet::v1::StatsRequest& request) override;
 
   // Drops the day partitions older than retention_days. Returns how many went.
   absl::StatusOr<int> DropExpiredPartitions(TimePoint now);

@@ -52,6 +52,9 @@ class Store {
   // after that id (for following), oldest first.
   virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
       const mailfleet::v1::LogQuery& query, int64_t after_id) = 0;
+  // A pflogsumm-style summary per host and for the fleet.
+  virtual absl::StatusOr<mailfleet::v1::StatsResponse> Stats(
+      const mailfleet::v1::StatsRequest& request) = 0;
   // The id of the newest stored line (0 when none).
   virtual absl::StatusOr<int64_t> LastEventId() = 0;
 

@@ -239,6 +239,66 @@ TEST_F(IngestTest, MessageLifecyclesAreDerivedAsLinesArrive) {
             "pickup|root@h1.lab.test|f");
 }
 
+TEST_F(IngestTest, StatsCountTrafficRejectsDelaysAndProblemsPerHostAndFleet) {
+  auto lines = [](const std::string& h, const std::string& qid, const std::string& to,
+                  const std::string& delay) {
+    return std::vector<std::string>{
+        fmt::format("Nov 29 02:57:40 {} postfix/smtpd[1]: {}: client=c.example[192.0.2.7]", h, qid),
+        fmt::format("Nov 29 02:57:40 {} postfix/qmgr[3]: {}: from=<a@example.org>, size=1000, "
+                    "nrcpt=1 (queue active)",
+                    h, qid),
+        fmt::format("Nov 29 02:57:41 {} postfix/smtp[4]: {}: to=<{}>, relay=r[198.18.0.12]:25, "
+                    "delay={}, delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)",
+                    h, qid, to, delay)};
+  };
+  auto h1 = lines("h1", "AAAA11111", "b@one.example", "1");
+  auto more = lines("h1", "AAAA22222", "c@two.example", "3");
+  h1.insert(h1.end(), more.begin(), more.end());
+  h1.push_back(
+      "Nov 29 02:57:42 h1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from x.example[192.0.2.9]: "
+      "554 5.7.1 <z@z.example>: Relay access denied; from=<s@x.example> to=<z@z.example> "
+      "proto=ESMTP helo=<x>");
+  h1.push_back(
+      "Nov 29 02:57:43 h1 postfix/smtpd[1]: warning: unknown[192.0.2.10]: SASL LOGIN "
+      "authentication failed: UGFzc3dvcmQ6");
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("a", 0, h1), now_).ok());
+  ASSERT_TRUE(
+      store_->IngestBatch("h2", Batch("b", 0, lines("h2", "BBBB11111", "b@one.example", "5")), now_)
+          .ok());
+
+  auto stats = store_->Stats({});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->hosts_size(), 2);
+  const auto& s1 = stats->hosts(0);
+  EXPECT_EQ(s1.host(), "h1");
+  EXPECT_EQ(s1.received(), 2u);
+  EXPECT_EQ(s1.bytes_received(), 2000u);
+  EXPECT_EQ(s1.delivered(), 2u);
+  EXPECT_EQ(s1.forwarded(), 2u);
+  EXPECT_EQ(s1.rejected(), 1u);
+  EXPECT_EQ(s1.sasl_failures(), 1u);
+  EXPECT_EQ(s1.warnings(), 1u);
+  EXPECT_DOUBLE_EQ(s1.delay_max(), 3);
+  ASSERT_EQ(s1.rejects_by_reason_size(), 1);
+  EXPECT_EQ(s1.rejects_by_reason(0).key(), "554 5.7.1 Relay access denied");
+  const auto& fleet = stats->fleet();
+  EXPECT_EQ(fleet.received(), 3u);
+  EXPECT_DOUBLE_EQ(fleet.delay_p50(), 3);
+  ASSERT_GE(fleet.top_recipient_domains_size(), 1);
+  EXPECT_EQ(fleet.top_recipient_domains(0).key(), "one.example");
+  EXPECT_EQ(fleet.top_recipient_domains(0).count(), 2u);
+  EXPECT_EQ(fleet.top_recipient_domains(0).bytes(), 2000u);
+  ASSERT_GE(fleet.top_senders_size(), 1);
+  EXPECT_EQ(fleet.top_senders(0).key(), "a@example.org");
+  EXPECT_EQ(fleet.top_senders(0).count(), 3u);
+
+  mailfleet::v1::StatsRequest only_h2;
+  only_h2.add_hosts("h2");
+  auto s2 = store_->Stats(only_h2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->fleet().received(), 1u);
+}
+
 TEST_F(IngestTest, DayPartitionsAreMadeAndExpiredOnesDropped) {
   ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, Lines(1, 3)), now_).ok());
   EXPECT_NE(QueryOne("SELECT count(*) FROM pg_class WHERE relname ~ '^events_[0-9]{8}$'"), "0");

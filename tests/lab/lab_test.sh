@@ -111,6 +111,16 @@ stored_lines() { fleet_cli logs --limit 100000 --json | wc -l; }
 all_lines_stored() { test "$(stored_lines)" -eq "$(mail_log_lines)"; }
 check "every line of every host's mail and Dovecot logs is stored" within 5 all_lines_stored
 
+stats_counts_traffic() {
+  local json
+  json=$(fleet_cli stats --json) || return 1
+  echo "$json" | grep -q '"host":"h3"' && echo "$json" | grep -Eq '"delivered":"[1-9]' ||
+    { echo "$json" | head -c 600; return 1; }
+}
+check "stats: per-host and fleet report counts the deliveries" stats_counts_traffic
+pipeline_health_reported() { fleet_cli hosts h1 | grep -q "log pipeline:"; }
+check "hosts h1 shows the log pipeline's health" within 5 pipeline_health_reported
+
 # --- The lab itself: routing and every fault, so later checks can trust it ---------------------
 log_has() { grep -q -- "$2" "$MFLAB_ROOT/h$1/log/mail.log"; }
 
