@@ -1,5 +1,6 @@
 #include "cli/parse_command.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -29,14 +30,20 @@ struct Summary {
   uint64_t invalid_utf8 = 0;
   uint64_t by_kind[static_cast<size_t>(Kind::kCount)] = {};
   std::map<std::string, uint64_t, std::less<>> by_service;
+  // Consecutive lines mostly come from the same daemon: skip the map lookup for those.
+  std::map<std::string, uint64_t, std::less<>>::iterator last_service_ = by_service.end();
 
   void Add(const parse::LogEvent& e) {
     ++lines;
     ++by_kind[static_cast<size_t>(e.kind)];
     auto service = e.Get(e.service);
-    auto it = by_service.find(service);
-    if (it == by_service.end()) it = by_service.emplace(std::string(service), 0).first;
-    ++it->second;
+    if (last_service_ == by_service.end() || last_service_->first != service) {
+      last_service_ = by_service.find(service);
+      if (last_service_ == by_service.end()) {
+        last_service_ = by_service.emplace(std::string(service), 0).first;
+      }
+    }
+    ++last_service_->second;
     auto program = e.Get(e.program);
     bool mail = program.starts_with("postfix") || program == "dovecot" ||
                 (e.host.empty() && !e.service.empty());
@@ -77,7 +84,11 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
     std::cerr << fmt::format("mailfleet: cannot read {}: {}\n", path, std::strerror(errno));
     return false;
   }
-  gzbuffer(in, 1 << 17);
+  gzbuffer(in, 1 << 18);
+  // Plain files are read directly: zlib's pass-through copies every byte once more.
+  // (Standard input cannot be read twice: zlib has read its first bytes already.)
+  int plain_fd = -1;
+  if (!stdin_input && gzdirect(in)) plain_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   // Classic syslog lines carry no year: take it from the file's last change (its lines are
   // older than that), or from now for standard input.
   auto reference = std::chrono::system_clock::now();
@@ -91,7 +102,8 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
   std::string buffer(1 << 18, '\0');
   bool ok = true;
   for (;;) {
-    int n = gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));
+    int n = plain_fd >= 0 ? static_cast<int>(read(plain_fd, buffer.data(), buffer.size()))
+                          : gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));
     if (n < 0) {
       int err = 0;
       std::cerr << fmt::format("mailfleet: reading {}: {}\n", path, gzerror(in, &err));
@@ -114,6 +126,7 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
     fn(event);
   });
   gzclose(in);
+  if (plain_fd >= 0) close(plain_fd);
   return ok;
 }
 

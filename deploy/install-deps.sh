@@ -23,6 +23,8 @@ packages=(
   # the lab fleet
   postfix dovecot-core dovecot-imapd dovecot-lmtpd dnsmasq-base nftables iproute2
   swaks util-linux procps
+  # benchmarks (tests/bench): the anchors they measure against
+  pflogsumm time
 )
 
 missing=()
