@@ -2,12 +2,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "agent/inventory/inventory.h"
+#include "agent/tail/file_watcher.h"
 #include "agent/tail/log_sources.h"
 #include "agent/tail/tailer.h"
 #include "agent/uplink/uplink.h"
@@ -85,11 +87,18 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   LogShipper shipper(tailer, {.checkpoint_path = checkpoint_path}, clock);
   spdlog::info("logs: following {}", fmt::join(log_files, ", "));
 
+  // inotify wakes the uplink as soon as a log file changes; polling stays as the fallback.
+  std::atomic<Uplink*> wake_target{nullptr};
+  FileWatcher watcher(tailer.WatchDirs(), [&wake_target] {
+    if (Uplink* u = wake_target.load()) u->Wake();
+  });
+  if (!watcher.status().ok()) spdlog::warn("logs: {}", watcher.status().message());
   Uplink uplink(
       {.target = config.collector,
        .credentials = credentials,
        .agent_name = config.name,
-       .shipper = &shipper},
+       .shipper = &shipper,
+       .poll_interval = std::chrono::milliseconds(watcher.status().ok() ? 1000 : 100)},
       [&] {
         auto inv = CollectInventory(runner, inventory_options);
         for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
@@ -98,6 +107,7 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
       clock);
   spdlog::info("mailfleet-agent {} as '{}', collector {}, postfix -c {}, dovecot -c {}", kVersion,
                config.name, config.collector, config.postfix_config_dir, config.dovecot_config);
+  wake_target = &uplink;
   std::thread uplink_thread([&] { uplink.Run(); });
   int sig = WaitForTerminationSignal(signals);
   spdlog::info("signal {}: stopping", sig);

@@ -30,6 +30,11 @@ Uplink::Uplink(UplinkOptions options, std::function<mailfleet::v1::Inventory()> 
       clock_(clock),
       session_id_(RandomId()) {}
 
+void Uplink::Wake() {
+  absl::MutexLock lock(&stream_mu_);
+  wake_ = true;
+}
+
 void Uplink::Stop() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
@@ -137,25 +142,25 @@ std::string Uplink::RunStream() {
 
   // The reader ends when the stream breaks; it wakes the writer loop through reader_done, and
   // through `wake` when an ack makes room in the window.
-  absl::Mutex reader_mu;
-  struct Flags {
-    bool reader_done = false;
-    bool wake = false;
-  } flags;
+  {
+    absl::MutexLock lock(&stream_mu_);
+    reader_done_ = false;
+    wake_ = false;
+  }
   std::thread reader([&] {
     mailfleet::v1::CollectorMessage message;
     while (stream->Read(&message)) {
       if (message.has_ack() && shipper != nullptr) {
         shipper->OnAck(message.ack());
-        absl::MutexLock lock(&reader_mu);
-        flags.wake = true;
+        absl::MutexLock lock(&stream_mu_);
+        wake_ = true;
       } else {
         spdlog::debug("collector message {} ignored by this agent version",
                       static_cast<int>(message.payload_case()));
       }
     }
-    absl::MutexLock lock(&reader_mu);
-    flags.reader_done = true;
+    absl::MutexLock lock(&stream_mu_);
+    reader_done_ = true;
   });
 
   uint64_t seq = 0;
@@ -185,24 +190,27 @@ std::string Uplink::RunStream() {
       broken = !stream->Write(beat);
       next_beat = clock_.SteadyNow() + interval;
     }
-    absl::MutexLock lock(&reader_mu);
+    absl::MutexLock lock(&stream_mu_);
     auto wait = shipper != nullptr
                     ? options_.poll_interval
                     : std::chrono::duration_cast<std::chrono::milliseconds>(interval);
     auto until_beat =
         std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - clock_.SteadyNow());
     wait = std::max(std::chrono::milliseconds(1), std::min(wait, until_beat));
-    reader_mu.AwaitWithTimeout(absl::Condition(
-                                   +[](Flags* f) { return f->reader_done || f->wake; }, &flags),
-                               absl::FromChrono(wait));
-    if (flags.reader_done) break;
-    flags.wake = false;
+    stream_mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
+                                      return u->reader_done_ || u->wake_;
+                                    },
+                                    this),
+                                absl::FromChrono(wait));
+    if (reader_done_) break;
+    wake_ = false;
   }
   {
     // Unless the collector ended the stream itself (its status is then the one to report),
     // cancel it so the reader's Read returns.
-    absl::MutexLock lock(&reader_mu);
-    if (!flags.reader_done) context.TryCancel();
+    absl::MutexLock lock(&stream_mu_);
+    if (!reader_done_) context.TryCancel();
   }
   reader.join();
   grpc::Status status = stream->Finish();

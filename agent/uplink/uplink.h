@@ -40,6 +40,8 @@ class Uplink {
   void Run();
   // Thread-safe; makes Run() return soon.
   void Stop();
+  // Thread-safe: something changed in the log files; look now instead of at the next poll.
+  void Wake();
   bool connected();
 
  private:
@@ -56,6 +58,11 @@ class Uplink {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live stream's, if any
+
+  // What the live stream's writer loop waits for.
+  absl::Mutex stream_mu_;
+  bool reader_done_ ABSL_GUARDED_BY(stream_mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;
 };
 
 }  // namespace mailfleet::agent
