@@ -137,6 +137,20 @@ absl::Status SourceFile::Read(size_t max, std::string* out) {
   return absl::OkStatus();
 }
 
+absl::Status SourceFile::ReadHead(size_t n, std::string* out) {
+  out->resize(n);
+  ssize_t got;
+  do {
+    got = pread(fd_, out->data(), n, 0);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    out->clear();
+    return Errno("cannot read", path_);
+  }
+  out->resize(static_cast<size_t>(got));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> SourceFile::DiskSize() const {
   struct stat st {};
   if (fstat(fd_, &st) != 0) return Errno("cannot stat", path_);

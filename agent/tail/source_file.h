@@ -41,6 +41,9 @@ class SourceFile {
 
   // Reads up to `max` bytes into *out (replaced); 0 bytes at the current end of the file.
   absl::Status Read(size_t max, std::string* out);
+  // The first `n` bytes of a plain file, read through the open descriptor (no path lookup):
+  // after a truncation they show the new content.
+  absl::Status ReadHead(size_t n, std::string* out);
   // Moves to `offset` (uncompressed).
   absl::Status Seek(uint64_t offset);
 

@@ -334,6 +334,18 @@ void Tailer::HandleTruncated(Source& source, const std::string& live_path) {
   source.acked = std::max(source.acked, source.read);
 }
 
+bool Tailer::FirstLineChanged(Source& s) {
+  std::string head;
+  if (!s.file->ReadHead(kFingerprintBytes, &head).ok()) return false;
+  size_t nl = head.find('\n');
+  if (nl != std::string::npos) {
+    head.resize(nl + 1);
+  } else if (head.size() < kFingerprintBytes) {
+    return false;  // not even a first line: nothing to compare yet
+  }
+  return FingerprintHash(head) != s.fingerprint_hash;
+}
+
 void Tailer::Scan() {
   PruneFinished();
   for (const auto& path : LivePaths()) {
@@ -343,9 +355,10 @@ void Tailer::Scan() {
     Source* s = Find(st.st_dev, st.st_ino);
     if (s != nullptr && s->live_path == path) {
       bool truncated = size < s->file->position();
-      if (!truncated && size != s->last_size) {
-        auto fp = ReadFingerprint(path);
-        truncated = fp.ok() && !fp->empty() && FingerprintHash(*fp) != s->fingerprint_hash;
+      // Truncated and written again past our offset between two scans? Then its first line
+      // changed: a pread of at most 256 bytes through the open descriptor tells.
+      if (!truncated && size != s->last_size && !s->file->compressed()) {
+        truncated = FirstLineChanged(*s);
       }
       if (truncated) {
         HandleTruncated(*s, path);

@@ -82,6 +82,8 @@ class Tailer {
   void Resume(const Checkpoint& checkpoint);
   void OpenLive(const std::string& path, dev_t dev, ino_t ino, int64_t mtime, uint64_t size);
   void HandleTruncated(Source& source, const std::string& live_path);
+  // Whether the file under `source` now starts with another first line (a truncation).
+  bool FirstLineChanged(Source& source);
   void OpenMissedGenerations(const std::string& live_path, int64_t previous_mtime);
   Source* Find(dev_t dev, ino_t ino);
   Source* FindById(const std::string& id);

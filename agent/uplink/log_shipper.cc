@@ -50,6 +50,11 @@ void LogShipper::OnAck(const mailfleet::v1::Ack& ack) {
   }
 }
 
+bool LogShipper::WindowFull() {
+  absl::MutexLock lock(&mu_);
+  return in_flight_.size() >= options_.window;
+}
+
 void LogShipper::Tick() {
   absl::MutexLock lock(&mu_);
   tailer_.Scan();

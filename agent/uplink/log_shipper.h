@@ -40,6 +40,8 @@ class LogShipper {
   // The next batch (with its batch_id) if the window has room and a source has new lines.
   bool Next(mailfleet::v1::AgentMessage* message);
   void OnAck(const mailfleet::v1::Ack& ack);
+  // True iff `window` batches wait for their acks.
+  bool WindowFull();
   // Looks for new and rotated files; saves the checkpoint when due.
   void Tick();
   // Writes the checkpoint now (at shutdown).

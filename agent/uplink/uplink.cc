@@ -146,6 +146,7 @@ std::string Uplink::RunStream() {
     absl::MutexLock lock(&stream_mu_);
     reader_done_ = false;
     wake_ = false;
+    acked_ = false;
   }
   std::thread reader([&] {
     mailfleet::v1::CollectorMessage message;
@@ -153,7 +154,7 @@ std::string Uplink::RunStream() {
       if (message.has_ack() && shipper != nullptr) {
         shipper->OnAck(message.ack());
         absl::MutexLock lock(&stream_mu_);
-        wake_ = true;
+        acked_ = true;
       } else {
         spdlog::debug("collector message {} ignored by this agent version",
                       static_cast<int>(message.payload_case()));
@@ -167,14 +168,34 @@ std::string Uplink::RunStream() {
   auto next_beat = clock_.SteadyNow() + interval;
   bool broken = false;
   mailfleet::v1::AgentMessage out;
+  // A round looks at the files and sends what the window allows. Rounds run when the poll
+  // interval passes, when a file changed (at most once per linger), and when an ack frees the
+  // window that the last round filled.
+  auto last_round = clock_.SteadyNow() - options_.poll_interval;
+  bool window_full = false;
   while (!broken) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
     }
+    auto now = clock_.SteadyNow();
+    bool round = false;
     if (shipper != nullptr) {
+      absl::MutexLock lock(&stream_mu_);
+      round = now - last_round >= options_.poll_interval ||
+              (wake_ && now - last_round >= options_.linger) || (acked_ && window_full);
+      if (round) wake_ = false;
+      acked_ = false;  // an ack matters only to a full window, now
+    }
+    if (round) {
+      last_round = now;
       shipper->Tick();
-      while (!broken && shipper->Next(&out)) {
+      window_full = false;
+      while (!broken && !window_full) {
+        if (!shipper->Next(&out)) {
+          window_full = shipper->WindowFull();
+          break;
+        }
         broken = !stream->Write(out);
         if (clock_.SteadyNow() >= next_beat) break;
       }
@@ -190,21 +211,33 @@ std::string Uplink::RunStream() {
       broken = !stream->Write(beat);
       next_beat = clock_.SteadyNow() + interval;
     }
+    if (broken) break;
     absl::MutexLock lock(&stream_mu_);
-    auto wait = shipper != nullptr
-                    ? options_.poll_interval
-                    : std::chrono::duration_cast<std::chrono::milliseconds>(interval);
-    auto until_beat =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - clock_.SteadyNow());
-    wait = std::max(std::chrono::milliseconds(1), std::min(wait, until_beat));
-    stream_mu_.AwaitWithTimeout(absl::Condition(
-                                    +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
-                                      return u->reader_done_ || u->wake_;
-                                    },
-                                    this),
-                                absl::FromChrono(wait));
+    now = clock_.SteadyNow();
+    auto until = [&](std::chrono::steady_clock::time_point t) {
+      return std::max(std::chrono::milliseconds(0),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(t - now));
+    };
+    auto wait = until(next_beat);
+    if (shipper != nullptr) wait = std::min(wait, until(last_round + options_.poll_interval));
+    if (wake_) {
+      // Lines are waiting: the next round is due when the linger has passed.
+      wait = std::min(wait, until(last_round + options_.linger));
+      stream_mu_.AwaitWithTimeout(absl::Condition(
+                                      +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
+                                        return u->reader_done_ || u->acked_;
+                                      },
+                                      this),
+                                  absl::FromChrono(wait));
+    } else {
+      stream_mu_.AwaitWithTimeout(absl::Condition(
+                                      +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
+                                        return u->reader_done_ || u->acked_ || u->wake_;
+                                      },
+                                      this),
+                                  absl::FromChrono(wait));
+    }
     if (reader_done_) break;
-    wake_ = false;
   }
   {
     // Unless the collector ended the stream itself (its status is then the one to report),

@@ -28,6 +28,9 @@ struct UplinkOptions {
   LogShipper* shipper = nullptr;
   // How often the tailer looks at the files when nothing wakes it earlier.
   std::chrono::milliseconds poll_interval{100};
+  // After a send round, file changes wait this long before the next one, so a steady
+  // trickle of lines leaves in batches rather than a message per line (acks never wait).
+  std::chrono::milliseconds linger{50};
 };
 
 class Uplink {
@@ -62,7 +65,8 @@ class Uplink {
   // What the live stream's writer loop waits for.
   absl::Mutex stream_mu_;
   bool reader_done_ ABSL_GUARDED_BY(stream_mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;   // a log file changed
+  bool acked_ ABSL_GUARDED_BY(stream_mu_) = false;  // an ack made room in the window
 };
 
 }  // namespace mailfleet::agent

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Log pipeline benchmark: agent -> collector -> PostgreSQL (the embedded cluster, fsync on),
+# real processes over TLS on loopback. Prints:
+#   1. throughput: a million real lines (pixelpark corpus x15) from a cold start, events/s
+#      committed;
+#   2. line-to-row latency p50/p99 at 10k lines/s (each line carries its write time);
+#   3. agent RSS at 10k lines/s, and CPU at 1k lines/s (share of one core);
+#   4. agent RSS before and after a 200k-line backlog built while the collector is away.
+#   MAILFLEET_BIN=build/bin tests/bench/pipeline_bench.sh [--copies N]
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${MAILFLEET_BIN:-$REPO/build/bin}
+CORPORA=${MAILFLEET_CORPORA:-$(cd "$REPO/.." && pwd)/shared/corpora}
+COPIES=15
+[ "${1:-}" = --copies ] && COPIES=$2
+for p in mailfleet-collector mailfleet-agent log_writer; do
+  [ -x "$BIN/$p" ] || { echo "pipeline_bench: $BIN/$p not built" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/mailfleet-pipeline-bench.XXXXXX)
+chmod 711 "$WORK"
+PORT=17743
+PKI=$WORK/pki
+mkdir -p "$WORK/logs" "$WORK/postfix"
+echo "compatibility_level = 3.6" > "$WORK/postfix/main.cf"
+cleanup() {
+  [ -f "$WORK/agent.pid" ] && kill -9 "$(cat "$WORK/agent.pid")" 2>/dev/null
+  [ -f "$WORK/collector.pid" ] && kill "$(cat "$WORK/collector.pid")" 2>/dev/null
+  sleep 2
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$REPO/deploy/pki/mailfleet-pki" "$PKI" init >/dev/null
+"$REPO/deploy/pki/mailfleet-pki" "$PKI" issue collector collector --ip 127.0.0.1 >/dev/null
+"$REPO/deploy/pki/mailfleet-pki" "$PKI" issue agent bench >/dev/null
+
+start_collector() {
+  rm -f "$WORK/ready"
+  "$BIN/mailfleet-collector" --listen "127.0.0.1:$PORT" --data-dir "$WORK/collector" \
+    --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/collector.crt" --tls-key "$PKI/collector.key" \
+    --ready-file "$WORK/ready" --log-level warn </dev/null >>"$WORK/collector.log" 2>&1 &
+  echo $! > "$WORK/collector.pid"
+  for _ in $(seq 600); do [ -s "$WORK/ready" ] && return 0; sleep 0.1; done
+  echo "collector did not start" >&2; exit 1
+}
+start_agent() {  # start_agent LOGFILE STATE
+  "$BIN/mailfleet-agent" --name bench --collector "127.0.0.1:$PORT" --no-default-logs \
+    --log-file "$1" --postfix-config-dir "$WORK/postfix" --dovecot-config "$WORK/none.conf" \
+    --state-dir "$2" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/bench.crt" --tls-key "$PKI/bench.key" \
+    --log-level warn </dev/null >>"$WORK/agent.log" 2>&1 &
+  echo $! > "$WORK/agent.pid"
+}
+stop_agent() { kill "$(cat "$WORK/agent.pid")"; wait "$(cat "$WORK/agent.pid")" 2>/dev/null || true; }
+sql() { psql -h "$WORK/collector/postgres" -U mailfleet -d mailfleet -Atqc "$1"; }
+stored_for() { sql "SELECT coalesce(sum(lines), 0) FROM log_sources WHERE path LIKE '%$1'"; }
+wait_stored() {  # wait_stored FILE_SUFFIX COUNT SECONDS
+  local i
+  for ((i = 0; i < $3 * 20; i++)); do
+    [ "$(stored_for "$1")" -ge "$2" ] && return 0
+    sleep 0.05
+  done
+  echo "only $(stored_for "$1") of $2 lines stored after $3 s" >&2
+  return 1
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/agent.pid")/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/agent.pid")/stat"; }
+
+start_collector
+
+# 1. Throughput from a cold start.
+xz -dc "$CORPORA/pixelpark-postfix-logsums/test/mail.log.xz" > "$WORK/one.log"
+for _ in $(seq "$COPIES"); do cat "$WORK/one.log"; done > "$WORK/logs/bulk.log"
+LINES=$(wc -l < "$WORK/logs/bulk.log")
+t0=$(date +%s%N)
+start_agent "$WORK/logs/bulk.log" "$WORK/state-bulk"
+wait_stored bulk.log "$LINES" 600
+t1=$(date +%s%N)
+stop_agent
+awk -v n="$LINES" -v ns=$((t1 - t0)) 'BEGIN {
+  printf "throughput: %d lines committed in %.2f s: %.0f events/s (target >= 150000)\n", n, ns / 1e9, n / (ns / 1e9) }'
+
+# 2 + 3. Latency, RSS at 10k lines/s; CPU at 1k lines/s.
+start_agent "$WORK/logs/live.log" "$WORK/state-live"
+sleep 1
+max_rss=0
+"$BIN/log_writer" "$WORK/logs/live.log" 10000 10 > "$WORK/written" &
+writer=$!
+while kill -0 "$writer" 2>/dev/null; do
+  r=$(rss_kb); [ "$r" -gt "$max_rss" ] && max_rss=$r
+  sleep 0.5
+done
+written=$(cat "$WORK/written")
+wait_stored live.log "$written" 60
+read -r p50 p99 < <(sql "SELECT round(1000 * percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM received - time))::numeric, 1),
+                               round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received - time))::numeric, 1)
+                          FROM events e JOIN log_sources s USING (host, source_id) WHERE s.path LIKE '%live.log'" | tr '|' ' ')
+echo "latency at 10k lines/s ($written lines): p50 $p50 ms, p99 $p99 ms (target p99 <= 300 ms)"
+echo "agent RSS at 10k lines/s: max $((max_rss / 1024)) MiB (target <= 16 MiB)"
+
+hz=$(getconf CLK_TCK)
+c0=$(cpu_ticks)
+"$BIN/log_writer" "$WORK/logs/live.log" 1000 20 > /dev/null
+c1=$(cpu_ticks)
+awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {
+  printf "agent CPU at 1k lines/s: %.2f%% of a core (target <= 1%%)\n", 100 * t / hz / 20 }'
+
+# 4. A long collector outage: the backlog stays in the file, not in the agent.
+before=$(rss_kb)
+kill "$(cat "$WORK/collector.pid")"
+sleep 2
+"$BIN/log_writer" "$WORK/logs/live.log" 20000 10 > /dev/null
+during=$(rss_kb)
+start_collector
+total=$(wc -l < "$WORK/logs/live.log")
+wait_stored live.log "$total" 120
+after=$(rss_kb)
+echo "agent RSS through a 200k-line outage: before $((before / 1024)) MiB, during $((during / 1024)) MiB, after catching up $((after / 1024)) MiB"
