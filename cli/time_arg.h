@@ -7,10 +7,18 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace mailfleet::cli {
 
 absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
     std::string_view text, std::chrono::system_clock::time_point now);
+
+// Parses --since and --until (either may be empty: that bound is left unset) into *since and
+// *until, relative to now.
+absl::Status ParseTimeRange(std::string_view since_text, std::string_view until_text,
+                            std::chrono::system_clock::time_point now,
+                            google::protobuf::Timestamp* since, google::protobuf::Timestamp* until,
+                            bool* has_since, bool* has_until);
 
 }  // namespace mailfleet::cli

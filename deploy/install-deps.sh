@@ -24,7 +24,7 @@ packages=(
   postfix dovecot-core dovecot-imapd dovecot-lmtpd dnsmasq-base nftables iproute2
   swaks util-linux procps
   # benchmarks (tests/bench): the anchors they measure against
-  pflogsumm time
+  pflogsumm time rsyslog rsyslog-pgsql
 )
 
 missing=()

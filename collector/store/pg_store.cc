@@ -311,6 +311,45 @@ void ApplyDerived(pqxx::work& tx, const std::string& host) {
                  host);
 }
 
+// Numbered query parameters ($1, $2, ...) and WHERE terms built from the CLI's filters.
+class SqlFilter {
+ public:
+  std::string Param(std::string value) {
+    params_.push_back(std::move(value));
+    return fmt::format("${}", params_.size());
+  }
+  // "host_col IN (...)" and "time_col >= / <" terms for a host list and a time window, over
+  // the same parameters for every (host_col, time_col) pair given.
+  void HostsAndWindow(const google::protobuf::RepeatedPtrField<std::string>& hosts,
+                      const google::protobuf::Timestamp* since,
+                      const google::protobuf::Timestamp* until,
+                      std::initializer_list<std::pair<const char*, const char*>> columns,
+                      std::initializer_list<std::vector<std::string>*> wheres) {
+    using google::protobuf::util::TimeUtil;
+    std::vector<std::string> host_params;
+    for (const auto& h : hosts) host_params.push_back(Param(h));
+    std::string since_param =
+        since ? Param(std::to_string(TimeUtil::TimestampToMicroseconds(*since))) : "";
+    std::string until_param =
+        until ? Param(std::to_string(TimeUtil::TimestampToMicroseconds(*until))) : "";
+    auto where = wheres.begin();
+    for (const auto& [host_col, time_col] : columns) {
+      std::vector<std::string>& w = **where++;
+      if (!host_params.empty()) {
+        w.push_back(fmt::format("{} IN ({})", host_col, fmt::join(host_params, ", ")));
+      }
+      if (since)
+        w.push_back(fmt::format("{} >= to_timestamp({}::bigint / 1e6)", time_col, since_param));
+      if (until)
+        w.push_back(fmt::format("{} < to_timestamp({}::bigint / 1e6)", time_col, until_param));
+    }
+  }
+  const std::vector<std::string>& params() const { return params_; }
+
+ private:
+  std::vector<std::string> params_;
+};
+
 // A SQL LIKE pattern matching `text` literally.
 std::string LikeEscape(std::string_view text) {
   std::string out;
@@ -669,26 +708,10 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
     const mailfleet::v1::LogQuery& q, int64_t after_id) {
   using google::protobuf::util::TimeUtil;
   std::vector<std::string> where;
-  std::vector<std::string> params;
-  auto param = [&](std::string value) {
-    params.push_back(std::move(value));
-    return fmt::format("${}", params.size());
-  };
-  if (q.hosts_size() > 0) {
-    std::vector<std::string> ors;
-    for (const auto& h : q.hosts()) ors.push_back(fmt::format("host = {}", param(h)));
-    where.push_back(fmt::format("({})", fmt::join(ors, " OR ")));
-  }
-  if (q.has_since()) {
-    where.push_back(
-        fmt::format("time >= to_timestamp({}::bigint / 1e6)",
-                    param(std::to_string(TimeUtil::TimestampToMicroseconds(q.since())))));
-  }
-  if (q.has_until()) {
-    where.push_back(
-        fmt::format("time < to_timestamp({}::bigint / 1e6)",
-                    param(std::to_string(TimeUtil::TimestampToMicroseconds(q.until())))));
-  }
+  SqlFilter filter;
+  auto param = [&](std::string value) { return filter.Param(std::move(value)); };
+  filter.HostsAndWindow(q.hosts(), q.has_since() ? &q.since() : nullptr,
+                        q.has_until() ? &q.until() : nullptr, {{"host", "time"}}, {&where});
   if (!q.queue_id().empty()) where.push_back(fmt::format("queue_id = {}", param(q.queue_id())));
   if (!q.message_id().empty()) {
     std::string id = param(q.message_id());
@@ -736,7 +759,7 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
   RETURN_IF_ERROR(WithConnection("querying log lines", [&](pqxx::connection& c) -> absl::Status {
     pqxx::read_transaction tx(c);
     pqxx::result rows;
-    rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(filter.params()));
     for (const auto& row : rows) {
       mailfleet::v1::StoredEvent e;
       e.set_id(row[0].as<int64_t>());
@@ -805,30 +828,14 @@ absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {
 absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
     const mailfleet::v1::StatsRequest& request) {
   using google::protobuf::util::TimeUtil;
-  std::vector<std::string> params;
-  auto param = [&](std::string value) {
-    params.push_back(std::move(value));
-    return fmt::format("${}", params.size());
-  };
-  // The same window over events ("e.") and over recipients joined to messages.
+  // The same window over events and over recipients joined to their messages.
+  SqlFilter filter;
   std::vector<std::string> where_events = {"true"};
   std::vector<std::string> where_rcpt = {"true"};
-  if (request.hosts_size() > 0) {
-    std::vector<std::string> ors;
-    for (const auto& h : request.hosts()) ors.push_back(param(h));
-    where_events.push_back(fmt::format("host IN ({})", fmt::join(ors, ", ")));
-    where_rcpt.push_back(fmt::format("m.host IN ({})", fmt::join(ors, ", ")));
-  }
-  if (request.has_since()) {
-    std::string p = param(std::to_string(TimeUtil::TimestampToMicroseconds(request.since())));
-    where_events.push_back(fmt::format("time >= to_timestamp({}::bigint / 1e6)", p));
-    where_rcpt.push_back(fmt::format("r.time >= to_timestamp({}::bigint / 1e6)", p));
-  }
-  if (request.has_until()) {
-    std::string p = param(std::to_string(TimeUtil::TimestampToMicroseconds(request.until())));
-    where_events.push_back(fmt::format("time < to_timestamp({}::bigint / 1e6)", p));
-    where_rcpt.push_back(fmt::format("r.time < to_timestamp({}::bigint / 1e6)", p));
-  }
+  filter.HostsAndWindow(request.hosts(), request.has_since() ? &request.since() : nullptr,
+                        request.has_until() ? &request.until() : nullptr,
+                        {{"host", "time"}, {"m.host", "r.time"}}, {&where_events, &where_rcpt});
+  const auto& params = filter.params();
   std::string we = fmt::format("{}", fmt::join(where_events, " AND "));
   std::string wr = fmt::format("{}", fmt::join(where_rcpt, " AND "));
   uint32_t top = request.top() == 0 ? 10 : std::min<uint32_t>(request.top(), 1000);

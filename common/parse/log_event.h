@@ -96,7 +96,7 @@ struct LogEvent {
   Span session;  // Dovecot session id
 
   bool truncated = false;     // the line was longer than the cap and was cut
-  bool invalid_utf8 = false;  // raw holds bytes that are not UTF-8 (kept as they are)
+  bool invalid_utf8 = false;  // raw holds bytes that are not UTF-8, or NUL (kept as they are)
 
   std::string_view Get(Span s) const { return std::string_view(raw).substr(s.pos, s.len); }
   // Resets every field and reuses raw's buffer.

@@ -5,7 +5,9 @@
 #      committed;
 #   2. line-to-row latency p50/p99 at 10k lines/s (each line carries its write time);
 #   3. agent RSS at 10k lines/s, and CPU at 1k lines/s (share of one core);
-#   4. agent RSS before and after a 200k-line backlog built while the collector is away.
+#   4. agent RSS before and after a 200k-line backlog built while the collector is away;
+#   0. the anchor: rsyslog (imfile -> ompgsql, Debian's rsyslog-pgsql, one INSERT per line)
+#      shipping the same file into the same PostgreSQL, and the ratio.
 #   MAILFLEET_BIN=build/bin tests/bench/pipeline_bench.sh [--copies N]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -79,6 +81,50 @@ t1=$(date +%s%N)
 stop_agent
 awk -v n="$LINES" -v ns=$((t1 - t0)) 'BEGIN {
   printf "throughput: %d lines committed in %.2f s: %.0f events/s (target >= 150000)\n", n, ns / 1e9, n / (ns / 1e9) }'
+ours_ns=$((t1 - t0))
+
+# 0. The anchor, on the same file and the same database server.
+if command -v rsyslogd >/dev/null && [ -f /usr/lib/x86_64-linux-gnu/rsyslog/ompgsql.so ]; then
+  sql "CREATE DATABASE rsyslog_bench" >/dev/null
+  psql -h "$WORK/collector/postgres" -U mailfleet -d rsyslog_bench -q \
+    -f /usr/share/dbconfig-common/data/rsyslog-pgsql/install/pgsql
+  mkdir -p "$WORK/rsyslog"
+  chown -R nobody "$WORK/rsyslog" 2>/dev/null || true
+  cat > "$WORK/rsyslog/rsyslog.conf" <<CONF
+global(workDirectory="$WORK/rsyslog")
+module(load="imfile")
+module(load="ompgsql")
+input(type="imfile" file="$WORK/logs/bulk.log" tag="mail:" ruleset="db")
+template(name="row" type="string" option.sql="on"
+         string="INSERT INTO SystemEvents (Message, ReceivedAt, SysLogTag) VALUES ('%msg%', '%timegenerated:::date-pgsql%', '%syslogtag%')")
+ruleset(name="db") {
+  action(type="ompgsql" server="$WORK/collector/postgres" db="rsyslog_bench" user="mailfleet"
+         pass="" template="row")
+}
+CONF
+  r0=$(date +%s%N)
+  rsyslogd -n -f "$WORK/rsyslog/rsyslog.conf" -i "$WORK/rsyslog/pid" </dev/null >"$WORK/rsyslog/out.log" 2>&1 &
+  rpid=$!
+  # Until every line is in, or the count stops growing for 10 s (rsyslog may drop some).
+  rows=0
+  last_change=$(date +%s)
+  r1=$(date +%s%N)
+  while :; do
+    now_rows=$(psql -h "$WORK/collector/postgres" -U mailfleet -d rsyslog_bench -Atqc "SELECT count(*) FROM SystemEvents")
+    if [ "$now_rows" -gt "$rows" ]; then rows=$now_rows; last_change=$(date +%s); r1=$(date +%s%N); fi
+    [ "$rows" -ge "$LINES" ] && break
+    [ $(( $(date +%s) - last_change )) -ge 10 ] && break
+    kill -0 "$rpid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true
+  awk -v n="$rows" -v ns=$((r1 - r0)) -v ours="$ours_ns" -v lines="$LINES" 'BEGIN {
+    rate = n / (ns / 1e9); mine = lines / (ours / 1e9);
+    printf "anchor rsyslog imfile -> ompgsql: %d of %d lines stored in %.2f s: %.0f rows/s\n", n, lines, ns / 1e9, rate;
+    printf "ratio mailfleet / rsyslog: %.1fx (target >= 10x)\n", mine / rate }'
+else
+  echo "anchor rsyslog: not installed (apt-get install rsyslog rsyslog-pgsql); no ratio"
+fi
 
 # 2 + 3. Latency, RSS at 10k lines/s; CPU at 1k lines/s.
 start_agent "$WORK/logs/live.log" "$WORK/state-live"
