@@ -49,15 +49,10 @@ int RunLogs(const CliConfig& config, const LogsOptions& o) {
   mailfleet::v1::LogQuery query;
   for (const auto& h : o.hosts) query.add_hosts(h);
   auto now = std::chrono::system_clock::now();
-  google::protobuf::Timestamp since, until;
-  bool has_since = false, has_until = false;
-  if (auto s = ParseTimeRange(o.since, o.until, now, &since, &until, &has_since, &has_until);
-      !s.ok()) {
+  if (auto s = SetTimeRange(o.since, o.until, now, &query); !s.ok()) {
     std::cerr << "mailfleet: " << s.message() << "\n";
     return 2;
   }
-  if (has_since) *query.mutable_since() = since;
-  if (has_until) *query.mutable_until() = until;
   if (o.limit == 0 || o.limit > 1000000) {
     std::cerr << "mailfleet: --limit takes 1 to 1000000\n";
     return 2;

@@ -63,15 +63,10 @@ int RunStats(const CliConfig& config, const StatsOptions& o) {
   mailfleet::v1::StatsRequest request;
   for (const auto& h : o.hosts) request.add_hosts(h);
   auto now = std::chrono::system_clock::now();
-  google::protobuf::Timestamp since, until;
-  bool has_since = false, has_until = false;
-  if (auto s = ParseTimeRange(o.since, o.until, now, &since, &until, &has_since, &has_until);
-      !s.ok()) {
+  if (auto s = SetTimeRange(o.since, o.until, now, &request); !s.ok()) {
     std::cerr << "mailfleet: " << s.message() << "\n";
     return 2;
   }
-  if (has_since) *request.mutable_since() = since;
-  if (has_until) *request.mutable_until() = until;
   if (o.top == 0 || o.top > 1000) {
     std::cerr << "mailfleet: --top takes 1 to 1000\n";
     return 2;

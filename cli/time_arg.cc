@@ -4,7 +4,6 @@
 
 #include "common/parse/parser.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace mailfleet::cli {
 
@@ -42,23 +41,6 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
   parser.Parse(iso + " host prog: x", &event);
   if (event.time_us == 0 || event.Get(event.program) != "prog") return bad();
   return std::chrono::system_clock::time_point(std::chrono::microseconds(event.time_us));
-}
-
-absl::Status ParseTimeRange(std::string_view since_text, std::string_view until_text,
-                            std::chrono::system_clock::time_point now,
-                            google::protobuf::Timestamp* since, google::protobuf::Timestamp* until,
-                            bool* has_since, bool* has_until) {
-  *has_since = *has_until = false;
-  for (auto [text, out, has] :
-       {std::tuple{since_text, since, has_since}, std::tuple{until_text, until, has_until}}) {
-    if (text.empty()) continue;
-    auto t = ParseTimeArg(text, now);
-    if (!t.ok()) return t.status();
-    *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-        std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count());
-    *has = true;
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace mailfleet::cli

@@ -575,14 +575,20 @@ absl::StatusOr<HostRecord> PgStore::GetHost(const std::string& name) {
   return *std::move(found);
 }
 
-absl::StatusOr<int> PgStore::SchemaVersion() {
-  int version = 0;
-  RETURN_IF_ERROR(WithConnection("reading the schema version", [&](pqxx::connection& c) {
+template <typename T>
+absl::StatusOr<T> PgStore::Scalar(const char* what, const char* sql) {
+  T value{};
+  RETURN_IF_ERROR(WithConnection(what, [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    version = tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();
+    value = tx.exec1(sql)[0].as<T>();
     return absl::OkStatus();
   }));
-  return version;
+  return value;
+}
+
+absl::StatusOr<int> PgStore::SchemaVersion() {
+  return Scalar<int>("reading the schema version",
+                     "SELECT coalesce(max(version), 0) FROM schema_migrations");
 }
 
 void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days,
@@ -788,13 +794,7 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
 }
 
 absl::StatusOr<int64_t> PgStore::LastEventId() {
-  int64_t id = 0;
-  RETURN_IF_ERROR(WithConnection("reading the newest log line", [&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
-    id = tx.exec1("SELECT coalesce(max(id), 0) FROM events")[0].as<int64_t>();
-    return absl::OkStatus();
-  }));
-  return id;
+  return Scalar<int64_t>("reading the newest log line", "SELECT coalesce(max(id), 0) FROM events");
 }
 
 absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {

@@ -61,6 +61,9 @@ class PgStore final : public Store {
   // libpqxx exceptions into a Status naming `what`.
   template <typename Fn>
   absl::Status WithConnection(const char* what, Fn&& fn);
+  // The one value that `sql` selects.
+  template <typename T>
+  absl::StatusOr<T> Scalar(const char* what, const char* sql);
   std::unique_ptr<pqxx::connection> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
   // Creates the day partitions that rows of these days (days since the epoch) need.
