@@ -89,16 +89,17 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
 
   // inotify wakes the uplink as soon as a log file changes; polling stays as the fallback.
   std::atomic<Uplink*> wake_target{nullptr};
-  FileWatcher watcher(tailer.WatchDirs(), [&wake_target] {
+  auto watcher = std::make_unique<FileWatcher>(tailer.WatchDirs(), [&wake_target] {
     if (Uplink* u = wake_target.load()) u->Wake();
   });
-  if (!watcher.status().ok()) spdlog::warn("logs: {}", watcher.status().message());
+  const bool watching = watcher->status().ok();
+  if (!watching) spdlog::warn("logs: {}", watcher->status().message());
   Uplink uplink(
       {.target = config.collector,
        .credentials = credentials,
        .agent_name = config.name,
        .shipper = &shipper,
-       .poll_interval = std::chrono::milliseconds(watcher.status().ok() ? 1000 : 100)},
+       .poll_interval = std::chrono::milliseconds(watching ? 1000 : 100)},
       [&] {
         auto inv = CollectInventory(runner, inventory_options);
         for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
@@ -113,6 +114,7 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   spdlog::info("signal {}: stopping", sig);
   uplink.Stop();
   uplink_thread.join();
+  watcher.reset();  // its thread may call uplink.Wake(): it ends before the uplink does
   return shipper.SaveNow();
 }
 
