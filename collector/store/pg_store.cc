@@ -103,6 +103,25 @@ void AppendFloat(float value, std::string* out) {
   }
 }
 
+// A number, or NULL when the line had none.
+void AppendNumber(int64_t value, bool present, std::string* out) {
+  if (present) {
+    fmt::format_to(std::back_inserter(*out), "{}", value);
+  } else {
+    AppendCopyNull(out);
+  }
+}
+
+// delays=a/b/c/d as a real[] literal, or NULL.
+void AppendDelays(const mailfleet::v1::LogEvent& e, std::string* out) {
+  if (e.delays_size() == 4) {
+    fmt::format_to(std::back_inserter(*out), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
+                   e.delays(2), e.delays(3));
+  } else {
+    AppendCopyNull(out);
+  }
+}
+
 // One COPY row for the event, in EventColumns() order.
 void AppendRow(const std::string& host, const std::string& source_id,
                const mailfleet::v1::LogEvent& e, int64_t received_us, std::string* row) {
@@ -119,24 +138,15 @@ void AppendRow(const std::string& host, const std::string& source_id,
   fmt::format_to(std::back_inserter(*row), "\t{}\t{}\t{}\t", e.end_offset(), parse::KindName(kind),
                  parse::SeverityName(severity));
   auto number_or_null = [&](int64_t v, bool present) {
-    if (present) {
-      fmt::format_to(std::back_inserter(*row), "{}", v);
-    } else {
-      AppendCopyNull(row);
-    }
-    row->push_back('\t');
+    AppendNumber(v, present, row);
+    row->push_back('	');
   };
   number_or_null(e.pid(), e.pid() != 0);
   number_or_null(e.client_port(), e.client_port() != 0);
   number_or_null(e.relay_port(), e.relay_port() != 0);
   AppendFloat(e.delay(), row);
   row->push_back('\t');
-  if (e.delays_size() == 4) {
-    fmt::format_to(std::back_inserter(*row), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
-                   e.delays(2), e.delays(3));
-  } else {
-    AppendCopyNull(row);
-  }
+  AppendDelays(e, row);
   row->push_back('\t');
   number_or_null(e.size(), e.size() >= 0);
   number_or_null(e.nrcpt(), e.nrcpt() >= 0);
@@ -216,15 +226,9 @@ void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received
   span("message_id");
   span("sender");
   row->push_back('\t');
-  if (e.size() >= 0)
-    fmt::format_to(std::back_inserter(*row), "{}", e.size());
-  else
-    AppendCopyNull(row);
+  AppendNumber(e.size(), e.size() >= 0, row);
   row->push_back('\t');
-  if (e.nrcpt() >= 0)
-    fmt::format_to(std::back_inserter(*row), "{}", e.nrcpt());
-  else
-    AppendCopyNull(row);
+  AppendNumber(e.nrcpt(), e.nrcpt() >= 0, row);
   span("recipient");
   span("orig_to");
   span("status");
@@ -232,19 +236,11 @@ void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received
   span("relay_host");
   span("relay_ip");
   row->push_back('\t');
-  if (e.relay_port() != 0)
-    fmt::format_to(std::back_inserter(*row), "{}", e.relay_port());
-  else
-    AppendCopyNull(row);
+  AppendNumber(e.relay_port(), e.relay_port() != 0, row);
   row->push_back('\t');
   AppendFloat(e.delay(), row);
   row->push_back('\t');
-  if (e.delays_size() == 4) {
-    fmt::format_to(std::back_inserter(*row), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
-                   e.delays(2), e.delays(3));
-  } else {
-    AppendCopyNull(row);
-  }
+  AppendDelays(e, row);
   span("response");
   span("queued_as");
 }
