@@ -8,6 +8,8 @@
 #include <iostream>
 #include <thread>
 
+#include "agent/exec/action_runner.h"
+#include "agent/exec/command_executor.h"
 #include "agent/inventory/inventory.h"
 #include "agent/tail/file_watcher.h"
 #include "agent/tail/log_sources.h"
@@ -32,6 +34,8 @@ struct AgentConfig {
   std::vector<std::string> log_files;  // in addition to the defaults
   bool default_logs = true;
   bool start_at_end = false;
+  std::vector<std::string> forbid;  // risk classes this agent refuses
+  std::string service_manager = "auto";
   std::string log_level = "info";
   TlsOptions tls;
 };
@@ -45,6 +49,8 @@ absl::Status ReadConfigFile(TomlConfig& file, AgentConfig& c) {
   RETURN_IF_ERROR(file.GetStrings("logs.files", &c.log_files));
   RETURN_IF_ERROR(file.GetBool("logs.defaults", &c.default_logs));
   RETURN_IF_ERROR(file.GetBool("logs.start_at_end", &c.start_at_end));
+  RETURN_IF_ERROR(file.GetStrings("actions.forbid", &c.forbid));
+  RETURN_IF_ERROR(file.GetString("actions.service_manager", &c.service_manager));
   RETURN_IF_ERROR(file.GetString("log_level", &c.log_level));
   RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
   return file.CheckAllKeysUsed();
@@ -66,6 +72,26 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
                     config.state_dir, ec ? ec.message() : std::strerror(errno)));
   }
   chmod(config.state_dir.c_str(), 0700);
+
+  ActionRunnerOptions action_options{.postfix_config_dir = config.postfix_config_dir,
+                                     .dovecot_config = config.dovecot_config};
+  for (const auto& name : config.forbid) {
+    auto risk = actions::ParseRisk(name);
+    if (!risk.ok())
+      return absl::InvalidArgumentError(fmt::format("actions.forbid: {}", risk.status().message()));
+    action_options.forbidden.insert(*risk);
+  }
+  if (config.service_manager == "auto") {
+    // systemd manages the default instance; any other instance is started by its own command.
+    action_options.use_systemd = access("/run/systemd/system", F_OK) == 0 &&
+                                 config.postfix_config_dir == "/etc/postfix" &&
+                                 config.dovecot_config == "/etc/dovecot/dovecot.conf";
+  } else if (config.service_manager == "systemd" || config.service_manager == "direct") {
+    action_options.use_systemd = config.service_manager == "systemd";
+  } else {
+    return absl::InvalidArgumentError(fmt::format(
+        "actions.service_manager '{}': use auto, systemd or direct", config.service_manager));
+  }
 
   RealClock clock;
   RealProcessRunner runner;
@@ -89,6 +115,7 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
 
   // inotify wakes the uplink as soon as a log file changes; polling stays as the fallback.
   std::atomic<Uplink*> wake_target{nullptr};
+  std::atomic<CommandExecutor*> executor_target{nullptr};
   auto watcher = std::make_unique<FileWatcher>(tailer.WatchDirs(), [&wake_target] {
     if (Uplink* u = wake_target.load()) u->Wake();
   });
@@ -99,7 +126,15 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
        .credentials = credentials,
        .agent_name = config.name,
        .shipper = &shipper,
-       .poll_interval = std::chrono::milliseconds(watching ? 1000 : 100)},
+       .poll_interval = std::chrono::milliseconds(watching ? 1000 : 100),
+       .on_command =
+           [&executor_target](const mailfleet::v1::Command& command) {
+             if (CommandExecutor* e = executor_target.load()) e->Submit(command);
+           },
+       .on_cancel =
+           [&executor_target](const std::string& id) {
+             if (CommandExecutor* e = executor_target.load()) e->Cancel(id);
+           }},
       [&] {
         auto inv = CollectInventory(runner, inventory_options);
         for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
@@ -108,12 +143,27 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
       clock);
   spdlog::info("mailfleet-agent {} as '{}', collector {}, postfix -c {}, dovecot -c {}", kVersion,
                config.name, config.collector, config.postfix_config_dir, config.dovecot_config);
+  ActionRunner actions(runner, clock, action_options);
+  // Results wait in the uplink's outbox until a stream can carry them.
+  auto executor = std::make_unique<CommandExecutor>(actions, 4, [&uplink](auto result) {
+    mailfleet::v1::AgentMessage message;
+    *message.mutable_command_result() = std::move(result);
+    uplink.Send(std::move(message));
+  });
+  executor_target = executor.get();
+  if (!action_options.forbidden.empty()) {
+    std::vector<std::string_view> names;
+    for (auto r : action_options.forbidden) names.push_back(actions::RiskName(r));
+    spdlog::info("actions: refusing {} actions", fmt::join(names, ", "));
+  }
   wake_target = &uplink;
   std::thread uplink_thread([&] { uplink.Run(); });
   int sig = WaitForTerminationSignal(signals);
   spdlog::info("signal {}: stopping", sig);
   uplink.Stop();
   uplink_thread.join();
+  executor_target = nullptr;
+  executor.reset();
   watcher.reset();  // its thread may call uplink.Wake(): it ends before the uplink does
   return shipper.SaveNow();
 }
@@ -136,8 +186,8 @@ int main(int argc, char** argv) {
   }
 
   CLI::App app{
-      "mailfleet-agent: runs on every mail host; streams its inventory (and later its "
-      "logs and command results) to the collector over one TLS connection it dials.",
+      "mailfleet-agent: runs on every mail host; streams its inventory, its mail logs and the "
+      "results of the commands it runs to the collector over one TLS connection it dials.",
       "mailfleet-agent"};
   app.set_version_flag("--version", kVersion);
   app.add_option("--config", config_path, "TOML config file; flags override its keys");
@@ -163,6 +213,13 @@ int main(int argc, char** argv) {
                "On the very first start, skip what the files hold already [logs.start_at_end]");
   app.add_option("--log-level", config.log_level,
                  "trace, debug, info, warn, error (default info) [log_level]");
+  app.add_option("--forbid-actions", config.forbid,
+                 "Refuse actions of this risk class, whoever asks: change or destructive "
+                 "(repeatable) [actions.forbid]");
+  app.add_option("--service-manager", config.service_manager,
+                 "How to start/stop/reload Postfix and Dovecot: systemd (systemctl), direct "
+                 "(postfix -c DIR, dovecot -c FILE), or auto: systemd when it runs and the "
+                 "default config paths are used (default auto) [actions.service_manager]");
   AddTlsFlags(app, config.tls);
   CLI11_PARSE(app, argc, argv);
 

@@ -8,9 +8,11 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/client.h"
+#include "cli/fleet_command.h"
 #include "cli/format.h"
 #include "cli/logs_command.h"
 #include "cli/parse_command.h"
+#include "cli/queue_command.h"
 #include "cli/stats_command.h"
 #include "common/flags.h"
 #include "common/status_macros.h"
@@ -111,6 +113,41 @@ int RunVersion(const CliConfig& config, bool json) {
   return kExitOk;
 }
 
+void AddTargetOptions(CLI::App* app, TargetOptions& t, bool hosts_default_all) {
+  app->add_option("--host", t.hosts, "This host (repeatable)");
+  app->add_flag("--all", t.all,
+                hosts_default_all ? "Every host (the default)" : "Every host of the fleet");
+  app->add_option("--queue", t.queues,
+                  "Only messages in this queue: incoming, active, deferred, hold, corrupt "
+                  "(repeatable)");
+  app->add_option("--from", t.from, "Sender address or domain (<> for the null sender)");
+  app->add_option("--to", t.to, "A recipient's address or domain");
+  app->add_option("--older-than", t.older_than, "Queued longer than this: 30m, 2h, 1d");
+  app->add_option("--younger-than", t.younger_than, "Queued for less than this");
+  app->add_option("--reason", t.reason, "Delay reason containing this text (case-insensitive)");
+  app->add_option("--min-size", t.min_size, "At least this size: 4096, 12k, 3M");
+  app->add_option("--id", t.ids, "This queue id (repeatable)");
+}
+
+void AddRolloutOptions(CLI::App* app, RolloutOptions& r, bool queue_action) {
+  if (queue_action) {
+    app->add_flag("--dry-run,-n", r.dry_run,
+                  "Show per host how many and which messages it would touch; change nothing");
+    app->add_flag("--everything", r.everything,
+                  "Act on every message in the selected queues (required when no filter is given)");
+  }
+  app->add_flag("--yes,-y", r.yes, "Do not ask for confirmation");
+  app->add_flag("--canary", r.canary, "Run on the first host alone, then on the rest");
+  app->add_option("--batch", r.batch,
+                  "Then at most N hosts at a time; a failure stops the rollout");
+  app->add_flag("--queue-offline", r.queue_offline,
+                "Keep the command for offline hosts and run it when they return");
+  app->add_option("--offline-ttl", r.offline_ttl,
+                  "How long --queue-offline keeps it (default 1h): 30m, 2h, 1d");
+  app->add_option("--timeout", r.timeout, "Seconds each host may take (default 60)");
+  app->add_flag("--json", r.json, "One JSON object per line: accepted, each host, done");
+}
+
 }  // namespace
 }  // namespace mailfleet::cli
 
@@ -193,6 +230,68 @@ int main(int argc, char** argv) {
   parse->add_option("files", parse_options.files, "Log files");
   parse->add_flag("--summary", parse_options.summary, "Counts by kind and service instead");
 
+  QueueOptions queue_options;
+  auto* queue = app.add_subcommand(
+      "queue",
+      "Queued messages fleet-wide (postqueue -j on each host): host, id, queue, age, size, "
+      "sender, recipients, reason; --by domain is qshape for the fleet");
+  AddTargetOptions(queue, queue_options.targets, true);
+  queue->add_option("--by", queue_options.by,
+                    "Summarize: domain (recipients by domain and age, per host), age, reason, "
+                    "host");
+  queue->add_option("--limit", queue_options.limit, "Messages listed at most (default 100)");
+  queue->add_flag("--json", queue_options.json, "JSON instead of a table");
+
+  struct QueueAction {
+    const char* name;
+    const char* action;
+    const char* help;
+  };
+  static const QueueAction kQueueActions[] = {
+      {"flush", "queue.flush",
+       "Attempt delivery now: postqueue -f, or with a filter postqueue -i for each deferred "
+       "match"},
+      {"hold", "queue.hold", "Put the matching messages on hold (postsuper -h)"},
+      {"release", "queue.release", "Release the matching held messages (postsuper -H)"},
+      {"requeue", "queue.requeue",
+       "Requeue the matching messages (postsuper -r); asks for confirmation"},
+      {"delete", "queue.delete",
+       "Delete the matching messages (postsuper -d); asks for confirmation"},
+  };
+  TargetOptions action_targets;
+  RolloutOptions rollout;
+  std::vector<std::pair<CLI::App*, std::string>> queue_actions;
+  for (const auto& a : kQueueActions) {
+    auto* sub = app.add_subcommand(a.name, a.help);
+    AddTargetOptions(sub, action_targets, false);
+    AddRolloutOptions(sub, rollout, true);
+    queue_actions.emplace_back(sub, a.action);
+  }
+
+  std::string service_name, service_op;
+  auto* service = app.add_subcommand(
+      "service", "Start, stop, reload or restart Postfix or Dovecot (stop asks for confirmation)");
+  service->add_option("service", service_name, "postfix or dovecot")
+      ->required()
+      ->check(CLI::IsMember({"postfix", "dovecot"}));
+  service->add_option("operation", service_op, "start, stop, reload or restart")
+      ->required()
+      ->check(CLI::IsMember({"start", "stop", "reload", "restart"}));
+  service->add_option("--host", action_targets.hosts, "This host (repeatable)");
+  service->add_flag("--all", action_targets.all, "Every host of the fleet");
+  AddRolloutOptions(service, rollout, false);
+
+  AuditOptions audit_options;
+  auto* audit = app.add_subcommand(
+      "audit", "Every command sent to the fleet: who, what, which hosts, when, and the result");
+  audit->add_option("--since", audit_options.since, "From this time: 2h, 1d or 2026-11-29T08:00");
+  audit->add_option("--until", audit_options.until, "Before this time (same forms)");
+  audit->add_option("--host", audit_options.hosts, "Commands that targeted this host (repeatable)");
+  audit->add_option("--action", audit_options.action,
+                    "This action (queue.delete), or a family ending in '.' (queue.)");
+  audit->add_option("--limit", audit_options.limit, "At most this many, newest first (default 50)");
+  audit->add_flag("--json", audit_options.json, "One JSON object per command");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -207,6 +306,12 @@ int main(int argc, char** argv) {
   if (*logs) return RunLogs(config, logs_options);
   if (*stats) return RunStats(config, stats_options);
   if (*hosts) return RunHosts(config, host_name, json);
+  if (*queue) return RunQueue(config, queue_options);
+  for (const auto& [sub, action] : queue_actions) {
+    if (*sub) return RunQueueAction(config, action, action_targets, rollout);
+  }
+  if (*service) return RunService(config, service_name, service_op, action_targets, rollout);
+  if (*audit) return RunAudit(config, audit_options);
   if (*version) return RunVersion(config, json);
   return kExitUsage;
 }

@@ -7,6 +7,22 @@
 
 namespace mailfleet::cli {
 
+std::optional<std::chrono::seconds> ParseDurationArg(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  char unit = text.back();
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc() || ptr != text.data() + text.size() - 1 || n < 0) return std::nullopt;
+  int64_t seconds = unit == 's'   ? 1
+                    : unit == 'm' ? 60
+                    : unit == 'h' ? 3600
+                    : unit == 'd' ? 86400
+                    : unit == 'w' ? 7 * 86400
+                                  : 0;
+  if (seconds == 0 || n > (int64_t{1} << 40) / seconds) return std::nullopt;
+  return std::chrono::seconds(n * seconds);
+}
+
 absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
     std::string_view text, std::chrono::system_clock::time_point now) {
   auto bad = [&] {
@@ -17,19 +33,7 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
   };
   if (text.empty()) return bad();
   // Relative: digits and one unit.
-  char unit = text.back();
-  int64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
-  if (ec == std::errc() && ptr == text.data() + text.size() - 1 && n >= 0) {
-    int64_t seconds = unit == 's'   ? 1
-                      : unit == 'm' ? 60
-                      : unit == 'h' ? 3600
-                      : unit == 'd' ? 86400
-                      : unit == 'w' ? 7 * 86400
-                                    : 0;
-    if (seconds == 0) return bad();
-    return now - std::chrono::seconds(n * seconds);
-  }
+  if (auto d = ParseDurationArg(text)) return now - *d;
   // Absolute: reuse the log parser's RFC 3339 reading on a fake log line.
   std::string iso(text);
   if (iso.size() == 10) iso += "T00:00:00";

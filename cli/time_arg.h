@@ -5,12 +5,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include "absl/status/statusor.h"
 
 namespace mailfleet::cli {
+
+// "90s", "15m", "2h", "3d", "1w"; nullopt for anything else.
+std::optional<std::chrono::seconds> ParseDurationArg(std::string_view text);
 
 absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
     std::string_view text, std::chrono::system_clock::time_point now);

@@ -98,7 +98,11 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
                       {.collector_id = collector_id,
                        .heartbeat_interval = std::chrono::seconds(config.heartbeat_interval),
                        .stale_after = std::chrono::seconds(config.stale_after)});
-  ControlService control(*store, {.collector_id = collector_id, .database_label = database_label});
+  Dispatcher dispatcher(*store, agents, clock, collector_id);
+  RETURN_IF_ERROR(dispatcher.Start());
+  agents.SetOnRegistered([&dispatcher] { dispatcher.Wake(); });
+  ControlService control(*store, {.collector_id = collector_id, .database_label = database_label},
+                         &dispatcher);
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(listen.size(), 0);

@@ -35,6 +35,11 @@ void Uplink::Wake() {
   wake_ = true;
 }
 
+void Uplink::Send(mailfleet::v1::AgentMessage message) {
+  absl::MutexLock lock(&stream_mu_);
+  outbox_.push_back(std::move(message));
+}
+
 void Uplink::Stop() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
@@ -155,6 +160,10 @@ std::string Uplink::RunStream() {
         shipper->OnAck(message.ack());
         absl::MutexLock lock(&stream_mu_);
         acked_ = true;
+      } else if (message.has_command() && options_.on_command) {
+        options_.on_command(message.command());
+      } else if (message.has_cancel() && options_.on_cancel) {
+        options_.on_cancel(message.cancel().command_id());
       } else {
         spdlog::debug("collector message {} ignored by this agent version",
                       static_cast<int>(message.payload_case()));
@@ -178,6 +187,22 @@ std::string Uplink::RunStream() {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
     }
+    // Command results go first: an operator waits on them.
+    for (;;) {
+      mailfleet::v1::AgentMessage reply;
+      {
+        absl::MutexLock lock(&stream_mu_);
+        if (outbox_.empty()) break;
+        reply = outbox_.front();
+      }
+      if (!stream->Write(reply)) {
+        broken = true;
+        break;
+      }
+      absl::MutexLock lock(&stream_mu_);
+      outbox_.pop_front();
+    }
+    if (broken) break;
     auto now = clock_.SteadyNow();
     bool round = false;
     if (shipper != nullptr) {
@@ -225,14 +250,15 @@ std::string Uplink::RunStream() {
       wait = std::min(wait, until(last_round + options_.linger));
       stream_mu_.AwaitWithTimeout(absl::Condition(
                                       +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
-                                        return u->reader_done_ || u->acked_;
+                                        return u->reader_done_ || u->acked_ || !u->outbox_.empty();
                                       },
                                       this),
                                   absl::FromChrono(wait));
     } else {
       stream_mu_.AwaitWithTimeout(absl::Condition(
                                       +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
-                                        return u->reader_done_ || u->acked_ || u->wake_;
+                                        return u->reader_done_ || u->acked_ || u->wake_ ||
+                                               !u->outbox_.empty();
                                       },
                                       this),
                                   absl::FromChrono(wait));

@@ -3,6 +3,7 @@
 // jittered backoff (cap 30 s). A collector restart is routine. Run() blocks; Stop() ends it.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct UplinkOptions {
   // After a send round, file changes wait this long before the next one, so a steady
   // trickle of lines leaves in batches rather than a message per line (acks never wait).
   std::chrono::milliseconds linger{50};
+  // Called on the stream's reader thread for each Command and Cancel; must not block.
+  std::function<void(const mailfleet::v1::Command&)> on_command;
+  std::function<void(const std::string& command_id)> on_cancel;
 };
 
 class Uplink {
@@ -45,6 +49,9 @@ class Uplink {
   void Stop();
   // Thread-safe: something changed in the log files; look now instead of at the next poll.
   void Wake();
+  // Thread-safe: queues a message (a CommandResult) for the collector. It waits across
+  // reconnects, so a result finished while the collector was away still arrives.
+  void Send(mailfleet::v1::AgentMessage message);
   bool connected();
 
  private:
@@ -67,6 +74,7 @@ class Uplink {
   bool reader_done_ ABSL_GUARDED_BY(stream_mu_) = false;
   bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;   // a log file changed
   bool acked_ ABSL_GUARDED_BY(stream_mu_) = false;  // an ack made room in the window
+  std::deque<mailfleet::v1::AgentMessage> outbox_ ABSL_GUARDED_BY(stream_mu_);
 };
 
 }  // namespace mailfleet::agent

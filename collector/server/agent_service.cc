@@ -1,5 +1,7 @@
 #include "collector/server/agent_service.h"
 
+#include <optional>
+
 #include "common/absl_fmt.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -57,7 +59,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);
+      FinishOnce(grpc::Status::OK);
       return;
     }
     Touch();
@@ -71,8 +73,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       case AgentMessage::kLogBatch:
         HandleLogBatch();
         return;
+      case AgentMessage::kCommandResult:
+        HandleCommandResult();
+        return;
       default:
-        Finish(grpc::Status(
+        FinishOnce(grpc::Status(
             grpc::StatusCode::FAILED_PRECONDITION,
             fmt::format("collector {} does not handle {} messages yet; run an agent of the "
                         "same mailfleet version as the collector",
@@ -81,11 +86,58 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the agent failed"));
-      return;
+    const CollectorMessage* next = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&write_mu_);
+      outbox_.pop_front();
+      if (!ok && !finish_wanted_) {
+        finish_wanted_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the agent failed");
+      }
+      if (finish_wanted_) {
+        writing_ = false;
+        if (!finished_) {
+          finished_ = true;
+          finish = finish_wanted_;
+        }
+      } else if (!outbox_.empty()) {
+        next = &outbox_.front();
+      } else {
+        writing_ = false;
+      }
     }
-    StartRead(&in_);
+    if (finish) Finish(*finish);
+    if (next != nullptr) StartWrite(next);
+  }
+
+  // Queues a message for the agent; thread-safe. Dropped once the stream is finishing.
+  void Send(CollectorMessage message) {
+    const CollectorMessage* start = nullptr;
+    {
+      absl::MutexLock lock(&write_mu_);
+      if (finish_wanted_) return;
+      outbox_.push_back(std::move(message));  // deque: references to earlier ones stay valid
+      if (!writing_) {
+        writing_ = true;
+        start = &outbox_.front();
+      }
+    }
+    if (start != nullptr) StartWrite(start);
+  }
+
+  // Ends the stream with status once: at once when no write is in flight, else after it.
+  void FinishOnce(grpc::Status status) {
+    bool now = false;
+    {
+      absl::MutexLock lock(&write_mu_);
+      if (finish_wanted_) return;
+      finish_wanted_ = status;
+      if (!writing_) {
+        finished_ = true;
+        now = true;
+      }
+    }
+    if (now) Finish(std::move(status));
   }
 
   void OnDone() override {
@@ -104,6 +156,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   }
 
   const std::string& host() const { return session_.host; }
+  void SendCommand(mailfleet::v1::Command command) {
+    CollectorMessage message;
+    *message.mutable_command() = std::move(command);
+    Send(std::move(message));
+  }
   void Cancel() { context_->TryCancel(); }
   std::chrono::steady_clock::time_point last_activity() const {
     return std::chrono::steady_clock::time_point(
@@ -117,19 +174,20 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   void HandleHello() {
     const auto& hello = in_.hello();
     if (registered_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream takes one Hello only"));
+      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream takes one Hello only"));
       return;
     }
     const std::string& name = hello.agent_name();
     if (!ValidHostName(name)) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          fmt::format("agent name '{}' is not a valid host name (letters, digits, "
-                                      "'.', '-', '_'); set --name",
-                                      name)));
+      FinishOnce(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       fmt::format("agent name '{}' is not a valid host name (letters, digits, "
+                                   "'.', '-', '_'); set --name",
+                                   name)));
       return;
     }
     if (identity_.authenticated && (identity_.role != "agent" || identity_.common_name != name)) {
-      Finish(grpc::Status(
+      FinishOnce(grpc::Status(
           grpc::StatusCode::PERMISSION_DENIED,
           fmt::format("the certificate CN={} OU={} may not connect as agent '{}': issue one with "
                       "`mailfleet-pki DIR issue agent {}`",
@@ -137,10 +195,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       return;
     }
     if (hello.protocol_version() != kProtocolVersion) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          fmt::format("agent speaks protocol {}, this collector {}; upgrade the "
-                                      "older of the two",
-                                      hello.protocol_version(), kProtocolVersion)));
+      FinishOnce(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                       fmt::format("agent speaks protocol {}, this collector {}; upgrade the "
+                                   "older of the two",
+                                   hello.protocol_version(), kProtocolVersion)));
       return;
     }
     session_.host = name;
@@ -157,24 +216,27 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       absl::Status s = service_->store_.RegisterHost(session_, inventory, service_->clock_.Now());
       if (!s.ok()) {
         spdlog::error("agent {}: {}", session_.host, s.message());
-        Finish(
+        FinishOnce(
             grpc::Status(grpc::StatusCode::UNAVAILABLE,
                          fmt::format("the collector cannot store this host now: {}", s.message())));
         return;
       }
-      out_.Clear();
-      auto* welcome = out_.mutable_welcome();
+      CollectorMessage out;
+      auto* welcome = out.mutable_welcome();
       welcome->set_collector_id(service_->options_.collector_id);
       welcome->set_heartbeat_interval_seconds(
           static_cast<uint32_t>(service_->options_.heartbeat_interval.count()));
-      StartWrite(&out_);
+      Send(std::move(out));
+      StartRead(&in_);
+      // Commands waiting for this host (queued while it was away) can go now.
+      if (service_->on_registered_) service_->on_registered_();
     });
   }
 
   void HandleHeartbeat() {
     if (!registered_) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "the first message of a stream must be Hello"));
+      FinishOnce(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              "the first message of a stream must be Hello"));
       return;
     }
     auto heartbeat =
@@ -188,8 +250,8 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
 
   void HandleLogBatch() {
     if (!registered_) {
-      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "the first message of a stream must be Hello"));
+      FinishOnce(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              "the first message of a stream must be Hello"));
       return;
     }
     // The batch is moved out of in_ so the next read can reuse it; it is stored before the
@@ -202,17 +264,38 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
         spdlog::error("agent {}: log batch {} not stored: {}", session_.host, batch->batch_id(),
                       result.status().message());
         // Unacked, the agent sends these lines again on its next stream.
-        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            fmt::format("the collector cannot store log lines now: {}",
-                                        result.status().message())));
+        FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                fmt::format("the collector cannot store log lines now: {}",
+                                            result.status().message())));
         return;
       }
-      out_.Clear();
-      auto* ack = out_.mutable_ack();
+      CollectorMessage out;
+      auto* ack = out.mutable_ack();
       ack->set_batch_id(batch->batch_id());
       ack->set_inserted(result->inserted);
       ack->set_duplicates(result->duplicates);
-      StartWrite(&out_);
+      Send(std::move(out));
+      StartRead(&in_);
+    });
+  }
+
+  void HandleCommandResult() {
+    if (!registered_) {
+      FinishOnce(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              "the first message of a stream must be Hello"));
+      return;
+    }
+    auto result =
+        std::make_shared<mailfleet::v1::CommandResult>(std::move(*in_.mutable_command_result()));
+    service_->queue_.Post([this, result] {
+      // The stream's own host: an agent can settle only its own targets.
+      absl::Status s =
+          service_->store_.RecordResult(session_.host, *result, service_->clock_.Now());
+      if (!s.ok()) {
+        spdlog::error("agent {}: result of command {} not stored: {}", session_.host,
+                      result->command_id(), s.message());
+      }
+      StartRead(&in_);
     });
   }
 
@@ -223,7 +306,12 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   bool registered_ = false;
   std::atomic<int64_t> last_activity_{0};
   AgentMessage in_;
-  CollectorMessage out_;
+
+  absl::Mutex write_mu_;
+  std::deque<CollectorMessage> outbox_ ABSL_GUARDED_BY(write_mu_);  // front: being written
+  bool writing_ ABSL_GUARDED_BY(write_mu_) = false;
+  std::optional<grpc::Status> finish_wanted_ ABSL_GUARDED_BY(write_mu_);
+  bool finished_ ABSL_GUARDED_BY(write_mu_) = false;
 };
 
 AgentService::AgentService(Store& store, WorkQueue& queue, const Clock& clock,
@@ -265,6 +353,22 @@ void AgentService::Unregister(Stream* stream) {
   streams_.erase(stream);
   auto it = by_host_.find(stream->host());
   if (it != by_host_.end() && it->second == stream) by_host_.erase(it);
+}
+
+std::vector<std::string> AgentService::ConnectedHosts() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> hosts;
+  for (const auto& [name, stream] : by_host_) hosts.push_back(name);
+  return hosts;
+}
+
+bool AgentService::SendCommand(const std::string& host, mailfleet::v1::Command command) {
+  // Under mu_: a stream is unregistered (under mu_) before it is deleted.
+  absl::MutexLock lock(&mu_);
+  auto it = by_host_.find(host);
+  if (it == by_host_.end()) return false;
+  it->second->SendCommand(std::move(command));
+  return true;
 }
 
 size_t AgentService::ConnectedCount() {

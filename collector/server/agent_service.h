@@ -1,15 +1,19 @@
 // AgentService: one callback reactor per agent stream (DESIGN.md "Wire protocol").
-// Each stream has at most one read, one write or one store task outstanding at any time; store
-// work runs on the WorkQueue, never in a gRPC callback. A host's newer stream replaces its
-// older one, and a stream silent for longer than stale_after is cancelled.
+// Each stream has at most one read (or the store task it started) outstanding, and its own
+// queue of messages to write (Welcome, acks, commands) with one write in flight; store work
+// runs on the WorkQueue, never in a gRPC callback. A host's newer stream replaces its older
+// one, and a stream silent for longer than stale_after is cancelled.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -38,6 +42,12 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
 
   // The number of streams that have said Hello and are open.
   size_t ConnectedCount();
+  // The hosts with a stream open to this replica.
+  std::vector<std::string> ConnectedHosts();
+  // Queues the command on the host's stream; false when the host has none here.
+  bool SendCommand(const std::string& host, mailfleet::v1::Command command);
+  // Called (on a worker thread) each time a host has registered. Set before serving.
+  void SetOnRegistered(std::function<void()> fn) { on_registered_ = std::move(fn); }
 
  private:
   class Stream;
@@ -56,6 +66,7 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
   std::map<std::string, Stream*> by_host_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> next_stream_{1};
+  std::function<void()> on_registered_;
   std::thread reaper_;
 };
 

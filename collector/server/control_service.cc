@@ -21,6 +21,8 @@ google::protobuf::Timestamp ToTimestamp(TimePoint t) {
 
 // Only operators' client certificates may use the control API; plaintext (loopback tests)
 // has no identity to check.
+}  // namespace
+
 grpc::Status CheckCaller(grpc::ServerContext* context) {
   auto auth = context->auth_context();
   if (auth == nullptr || !auth->IsPeerAuthenticated()) return grpc::Status::OK;
@@ -33,8 +35,6 @@ grpc::Status CheckCaller(grpc::ServerContext* context) {
   }
   return grpc::Status::OK;
 }
-
-}  // namespace
 
 void ToProto(const HostRecord& record, mailfleet::v1::Host* host) {
   host->set_name(record.name);

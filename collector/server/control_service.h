@@ -1,10 +1,12 @@
-// ControlService: the CLI's queries. Unary calls on gRPC's sync thread pool (they read the
-// store directly). Callers must present a client certificate (OU=client) unless plaintext.
+// ControlService: the CLI's queries and commands, on gRPC's sync thread pool (they read the
+// store directly; RunCommand waits on the Dispatcher for results). Callers must present a
+// client certificate (OU=client) unless plaintext.
 #pragma once
 
 #include <chrono>
 #include <string>
 
+#include "collector/server/dispatcher.h"
 #include "collector/store/store.h"
 #include "mailfleet/v1/control.grpc.pb.h"
 
@@ -18,9 +20,9 @@ struct ControlServiceOptions {
 
 class ControlService final : public mailfleet::v1::ControlService::Service {
  public:
-  // store must outlive this service.
-  ControlService(Store& store, ControlServiceOptions options)
-      : store_(store), options_(std::move(options)) {}
+  // store (and dispatcher, which commands need) must outlive this service.
+  ControlService(Store& store, ControlServiceOptions options, Dispatcher* dispatcher = nullptr)
+      : store_(store), options_(std::move(options)), dispatcher_(dispatcher) {}
 
   grpc::Status ListHosts(grpc::ServerContext* context, const mailfleet::v1::ListHostsRequest*,
                          mailfleet::v1::ListHostsResponse* response) override;
@@ -39,11 +41,20 @@ class ControlService final : public mailfleet::v1::ControlService::Service {
   grpc::Status FollowLogs(grpc::ServerContext* context,
                           const mailfleet::v1::FollowLogsRequest* request,
                           grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) override;
+  grpc::Status RunCommand(grpc::ServerContext* context,
+                          const mailfleet::v1::CommandRequest* request,
+                          grpc::ServerWriter<mailfleet::v1::CommandEvent>* writer) override;
+  grpc::Status Audit(grpc::ServerContext* context, const mailfleet::v1::AuditRequest* request,
+                     mailfleet::v1::AuditResponse* response) override;
 
  private:
   Store& store_;
   const ControlServiceOptions options_;
+  Dispatcher* const dispatcher_;
 };
+
+// OK for a client certificate (or plaintext on loopback); PERMISSION_DENIED otherwise.
+grpc::Status CheckCaller(grpc::ServerContext* context);
 
 // HostRecord to its wire form.
 void ToProto(const HostRecord& record, mailfleet::v1::Host* host);

@@ -5,6 +5,7 @@
 
 #include "collector/store/copy_format.h"
 #include "collector/store/migrations.h"
+#include "collector/store/pg_store_internal.h"
 #include "common/parse/event_json.h"
 #include "common/parse/log_event.h"
 #include "common/status_macros.h"
@@ -20,11 +21,6 @@ namespace mailfleet::collector {
 namespace {
 
 constexpr int64_t kMigrationLockKey = 0x6d61696c666c74;  // "mailflt"
-
-int64_t ToMicros(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-TimePoint FromMicros(int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
 // Columns every host query selects, in the order ReadHost expects.
 constexpr const char kHostColumns[] =
@@ -423,40 +419,6 @@ void PgStore::Release(std::unique_ptr<pqxx::connection> conn) {
   } else {
     --open_;
   }
-}
-
-template <typename Fn>
-absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
-  std::unique_ptr<pqxx::connection> conn = Acquire();
-  absl::Status result = absl::InternalError(what);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    try {
-      if (conn == nullptr || !conn->is_open()) {
-        conn = std::make_unique<pqxx::connection>(conninfo_);
-        // No NOTICEs on stderr ("relation already exists, skipping" and the like).
-        pqxx::nontransaction setup(*conn);
-        setup.exec("SET client_min_messages TO warning");
-      }
-      result = fn(*conn);
-      break;
-    } catch (const pqxx::broken_connection& e) {
-      conn.reset();
-      result = absl::UnavailableError(fmt::format(
-          "{}: cannot connect to PostgreSQL at '{}': {}; check that the server runs and "
-          "--database is right",
-          what, RedactConninfo(conninfo_), e.what()));
-    } catch (const pqxx::sql_error& e) {
-      result =
-          absl::InternalError(fmt::format("{}: SQL error {}: {}", what, e.sqlstate(), e.what()));
-      break;
-    } catch (const std::exception& e) {
-      conn.reset();
-      result = absl::InternalError(fmt::format("{}: {}", what, e.what()));
-      break;
-    }
-  }
-  Release(std::move(conn));
-  return result;
 }
 
 absl::Status PgStore::Migrate() {

@@ -48,6 +48,25 @@ class PgStore final : public Store {
   absl::StatusOr<mailfleet::v1::StatsResponse> Stats(
       const mailfleet::v1::StatsRequest& request) override;
 
+  absl::StatusOr<int64_t> CreateCommand(const NewCommand& command, TimePoint now) override;
+  absl::Status StartWave(int64_t command_id, int wave) override;
+  absl::StatusOr<std::vector<Claimed>> ClaimCommands(const std::vector<std::string>& hosts,
+                                                     const std::string& collector_id,
+                                                     TimePoint now) override;
+  absl::Status Unclaim(int64_t command_id, const std::string& host) override;
+  absl::Status RecordResult(const std::string& host, const mailfleet::v1::CommandResult& result,
+                            TimePoint now) override;
+  absl::Status SettleTargets(int64_t command_id, const std::vector<std::string>& from,
+                             const std::string& to, const std::string& error,
+                             TimePoint now) override;
+  absl::Status ExpireCommands(TimePoint now) override;
+  absl::StatusOr<std::vector<mailfleet::v1::HostResult>> CommandTargets(
+      int64_t command_id) override;
+  absl::StatusOr<mailfleet::v1::AuditResponse> Audit(
+      const mailfleet::v1::AuditRequest& request) override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,
+                                                       NotifyFn fn) override;
+
   // Drops the day partitions older than retention_days. Returns how many went.
   absl::StatusOr<int> DropExpiredPartitions(TimePoint now);
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +41,42 @@ struct IngestResult {
   uint32_t duplicates = 0;  // at or below the source's watermark: sent before
 };
 
+// A command as the control API accepted it, with its targets in rollout order.
+struct NewCommand {
+  std::string requested_by;
+  std::string risk;
+  std::string collector_id;
+  mailfleet::v1::CommandRequest request;
+  struct Target {
+    std::string host;
+    int wave = 0;
+    std::string state;  // pending, waiting, queued or offline
+  };
+  std::vector<Target> targets;
+  std::chrono::seconds timeout{60};
+  TimePoint queued_until;  // for queued targets
+};
+
+// A target claimed for sending: the command as its agent receives it.
+struct Claimed {
+  int64_t command_id = 0;
+  std::string host;
+  mailfleet::v1::Command command;
+};
+
+// Called with (channel, payload) for each notification; with an empty payload after a
+// (re)connect, when notifications may have been missed.
+using NotifyFn = std::function<void(const std::string& channel, const std::string& payload)>;
+
+// Ends its listening when destroyed.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+inline constexpr char kCommandsChannel[] = "mailfleet_commands";
+inline constexpr char kResultsChannel[] = "mailfleet_results";
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -73,6 +111,37 @@ class Store {
   // NotFound when no host has that name.
   virtual absl::StatusOr<HostRecord> GetHost(const std::string& name) = 0;
   virtual absl::StatusOr<int> SchemaVersion() = 0;
+
+  // Records a command and its targets (the audit entry) and notifies the replicas when any
+  // target is pending. Returns its id.
+  virtual absl::StatusOr<int64_t> CreateCommand(const NewCommand& command, TimePoint now) = 0;
+  // Makes a rollout wave's waiting targets pending, and notifies.
+  virtual absl::Status StartWave(int64_t command_id, int wave) = 0;
+  // Takes the pending and queued targets of these hosts for sending (state sent, sent_by
+  // collector_id); a target is claimed by one replica only.
+  virtual absl::StatusOr<std::vector<Claimed>> ClaimCommands(const std::vector<std::string>& hosts,
+                                                             const std::string& collector_id,
+                                                             TimePoint now) = 0;
+  // Gives a claimed target back (its agent went away before it was sent).
+  virtual absl::Status Unclaim(int64_t command_id, const std::string& host) = 0;
+  // Settles the target of host with the agent's result and notifies. A result for a target
+  // that is not awaiting one (settled already, or not this host's) changes nothing.
+  virtual absl::Status RecordResult(const std::string& host,
+                                    const mailfleet::v1::CommandResult& result, TimePoint now) = 0;
+  // Moves the command's targets in any of `from` states to the final state `to`, with error.
+  virtual absl::Status SettleTargets(int64_t command_id, const std::vector<std::string>& from,
+                                     const std::string& to, const std::string& error,
+                                     TimePoint now) = 0;
+  // Expires queued targets past their time and times out sent ones with no result.
+  virtual absl::Status ExpireCommands(TimePoint now) = 0;
+  // Every target of the command with its state now, in rollout order.
+  virtual absl::StatusOr<std::vector<mailfleet::v1::HostResult>> CommandTargets(
+      int64_t command_id) = 0;
+  virtual absl::StatusOr<mailfleet::v1::AuditResponse> Audit(
+      const mailfleet::v1::AuditRequest& request) = 0;
+  // Listens on the channels until the Subscription is destroyed; fn runs on its thread.
+  virtual absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,
+                                                               NotifyFn fn) = 0;
 };
 
 }  // namespace mailfleet::collector

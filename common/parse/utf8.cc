@@ -46,3 +46,23 @@ bool ValidUtf8(std::string_view s) {
 }
 
 }  // namespace mailfleet::parse
+
+namespace mailfleet::parse {
+
+std::string ToValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace mailfleet::parse

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace mailfleet::parse {
@@ -13,5 +14,13 @@ size_t Utf8SequenceLength(std::string_view s, size_t i);
 
 // True iff every byte of s belongs to a valid sequence (NUL included as invalid).
 bool ValidUtf8(std::string_view s);
+
+}  // namespace mailfleet::parse
+
+namespace mailfleet::parse {
+
+// s with every byte that is not part of a valid sequence (NUL included) replaced by U+FFFD,
+// so it fits a protobuf string, a JSON string and a text column.
+std::string ToValidUtf8(std::string_view s);
 
 }  // namespace mailfleet::parse

@@ -1,0 +1,247 @@
+// ControlService's commands: RunCommand (record, dispatch through PostgreSQL, stream each
+// host's result) and Audit.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "collector/server/control_service.h"
+#include "common/absl_fmt.h"
+#include "common/actions/actions.h"
+#include "common/grpc_status.h"
+#include "common/tls.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+
+namespace mailfleet::collector {
+namespace {
+
+using mailfleet::v1::CommandEvent;
+using mailfleet::v1::HostResult;
+
+constexpr uint32_t kDefaultTimeout = 60;
+constexpr uint32_t kMaxTimeout = 600;
+constexpr uint32_t kDefaultOfflineTtl = 3600;
+// Past a wave's timeout the collector stops waiting a little later than the agent gives up.
+constexpr auto kGrace = std::chrono::seconds(5);
+
+bool Final(const std::string& state) {
+  return state != "waiting" && state != "pending" && state != "queued" && state != "sent";
+}
+
+bool Failed(const std::string& state) {
+  return state == "failed" || state == "refused" || state == "timeout";
+}
+
+// "alice (CN=ops-laptop)": the operator as the CLI names them, and the certificate that
+// vouches for the call.
+std::string Requester(grpc::ServerContext* context, const std::string& local_user) {
+  std::string who = "unauthenticated (plaintext)";
+  auto auth = context->auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    who = fmt::format("CN={}", IdentifyPeer(*auth).common_name);
+  }
+  std::string user;
+  for (char c : local_user.substr(0, 64)) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) user += c;
+  }
+  return user.empty() ? who : fmt::format("{} ({})", user, who);
+}
+
+}  // namespace
+
+grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
+                                        const mailfleet::v1::CommandRequest* request,
+                                        grpc::ServerWriter<CommandEvent>* writer) {
+  if (auto s = CheckCaller(context); !s.ok()) return s;
+  if (dispatcher_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this collector was started without command dispatch");
+  }
+  auto risk = actions::ValidateCommand(request->action(), request->params(), request->filter());
+  if (!risk.ok()) return ToGrpcStatus(risk.status());
+  if (request->timeout_seconds() > kMaxTimeout) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        fmt::format("a timeout of {} s is longer than the {} s allowed",
+                                    request->timeout_seconds(), kMaxTimeout));
+  }
+
+  // The hosts, in the order given (or by name for --all), each once.
+  auto known = store_.ListHosts();
+  if (!known.ok()) return ToGrpcStatus(known.status());
+  std::map<std::string, bool> connected;
+  for (const auto& h : *known) connected[h.name] = h.connected;
+  std::vector<std::string> hosts;
+  std::set<std::string> seen;
+  if (request->all_hosts()) {
+    if (!request->hosts().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give --host or --all, not both");
+    }
+    for (const auto& [name, up] : connected) hosts.push_back(name);
+    if (hosts.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the fleet has no hosts yet; start mailfleet-agent on the mail hosts");
+    }
+  } else {
+    if (request->hosts().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "name the hosts (--host H, repeatable) or take every one (--all)");
+    }
+    std::vector<std::string> unknown;
+    for (const auto& h : request->hosts()) {
+      if (!connected.contains(h)) unknown.push_back(h);
+      if (seen.insert(h).second) hosts.push_back(h);
+    }
+    if (!unknown.empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          fmt::format("no host named {}; `mailfleet hosts` lists the fleet",
+                                      fmt::join(unknown, ", ")));
+    }
+  }
+
+  // Rollout: the canary alone first, then batches; offline hosts wait or are left out.
+  NewCommand command;
+  command.requested_by = Requester(context, request->local_user());
+  command.risk = std::string(actions::RiskName(*risk));
+  command.collector_id = options_.collector_id;
+  command.request = *request;
+  uint32_t timeout = request->timeout_seconds() == 0 ? kDefaultTimeout : request->timeout_seconds();
+  command.timeout = std::chrono::seconds(timeout);
+  uint32_t ttl =
+      request->offline_ttl_seconds() == 0 ? kDefaultOfflineTtl : request->offline_ttl_seconds();
+  auto now = std::chrono::system_clock::now();
+  command.queued_until = now + std::chrono::seconds(ttl);
+  int waves = 0;
+  int in_wave = 0;
+  for (const auto& h : hosts) {
+    NewCommand::Target t{.host = h};
+    if (!connected[h]) {
+      t.state = request->queue_offline() ? "queued" : "offline";
+      t.wave = -1;
+    } else {
+      bool canary_done = !request->canary() || waves > 0;
+      size_t wave_size = !canary_done ? 1 : request->batch() == 0 ? hosts.size() : request->batch();
+      if (in_wave == 0) ++waves;
+      t.wave = waves - 1;
+      t.state = t.wave == 0 ? "pending" : "waiting";
+      if (++in_wave >= static_cast<int>(wave_size)) in_wave = 0;
+    }
+    command.targets.push_back(std::move(t));
+  }
+
+  uint64_t seen_seq = dispatcher_->results_seq();
+  auto id = store_.CreateCommand(command, now);
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  dispatcher_->Wake();  // this replica's own agents need not wait for the notification
+
+  CommandEvent event;
+  auto* accepted = event.mutable_accepted();
+  accepted->set_command_id(*id);
+  for (const auto& t : command.targets) accepted->add_hosts(t.host);
+  accepted->set_risk(command.risk);
+  writer->Write(event);
+
+  std::set<std::string> reported;
+  mailfleet::v1::CommandDone done;
+  done.set_command_id(*id);
+  auto report = [&](const HostResult& r) {
+    if (!reported.insert(r.host()).second) return;
+    if (r.status() == "ok") {
+      done.set_ok(done.ok() + 1);
+    } else if (Failed(r.status())) {
+      done.set_failed(done.failed() + 1);
+    } else if (r.status() == "queued") {
+      done.set_queued(done.queued() + 1);
+    } else {
+      done.set_not_run(done.not_run() + 1);
+    }
+    CommandEvent e;
+    *e.mutable_result() = r;
+    writer->Write(e);
+  };
+  for (const auto& t : command.targets) {
+    if (t.state == "offline" || t.state == "queued") {
+      HostResult r;
+      r.set_host(t.host);
+      r.set_status(t.state);
+      r.set_error(t.state == "offline"
+                      ? "the host is offline; not sent (--queue-offline keeps it until it returns)"
+                      : fmt::format("the host is offline; kept for {} s until it returns", ttl));
+      report(r);
+    }
+  }
+
+  bool stopped = false;
+  for (int wave = 0; wave < waves && !stopped; ++wave) {
+    std::set<std::string> members;
+    for (const auto& t : command.targets) {
+      if (t.wave == wave) members.insert(t.host);
+    }
+    if (wave > 0) {
+      if (auto s = store_.StartWave(*id, wave); !s.ok()) return ToGrpcStatus(s);
+      dispatcher_->Wake();
+    }
+    auto deadline = absl::Now() + absl::Seconds(timeout) + absl::FromChrono(kGrace);
+    bool wave_failed = false;
+    for (;;) {
+      auto targets = store_.CommandTargets(*id);
+      if (!targets.ok()) return ToGrpcStatus(targets.status());
+      size_t finished = 0;
+      for (const auto& r : *targets) {
+        if (!members.contains(r.host()) || !Final(r.status())) continue;
+        ++finished;
+        wave_failed = wave_failed || Failed(r.status());
+        report(r);
+      }
+      if (finished == members.size()) break;
+      if (context->IsCancelled()) {
+        // The operator went away: what has not started is not started.
+        (void)store_.SettleTargets(*id, {"waiting", "pending"}, "cancelled",
+                                   "the caller cancelled before it was sent",
+                                   TimePoint::clock::now());
+        return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+      }
+      if (absl::Now() >= deadline) {
+        auto s = store_.SettleTargets(
+            *id, {"pending", "sent"}, "timeout",
+            fmt::format("no result within {} s (a late result is still recorded; see "
+                        "`mailfleet audit`)",
+                        timeout),
+            TimePoint::clock::now());
+        if (!s.ok()) return ToGrpcStatus(s);
+        continue;  // read them back as timed out
+      }
+      if (!dispatcher_->AwaitResults(&seen_seq,
+                                     std::min(deadline, absl::Now() + absl::Seconds(1)))) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector is shutting down");
+      }
+    }
+    if (wave_failed && (request->canary() || request->batch() > 0) && wave + 1 < waves) {
+      stopped = true;
+      auto s = store_.SettleTargets(*id, {"waiting"}, "skipped",
+                                    "not run: the rollout stopped at the first failure",
+                                    TimePoint::clock::now());
+      if (!s.ok()) return ToGrpcStatus(s);
+      auto targets = store_.CommandTargets(*id);
+      if (!targets.ok()) return ToGrpcStatus(targets.status());
+      for (const auto& r : *targets) {
+        if (r.status() == "skipped") report(r);
+      }
+    }
+  }
+  CommandEvent last;
+  *last.mutable_done() = done;
+  writer->Write(last);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::Audit(grpc::ServerContext* context,
+                                   const mailfleet::v1::AuditRequest* request,
+                                   mailfleet::v1::AuditResponse* response) {
+  if (auto s = CheckCaller(context); !s.ok()) return s;
+  auto audit = store_.Audit(*request);
+  if (!audit.ok()) return ToGrpcStatus(audit.status());
+  *response = *std::move(audit);
+  return grpc::Status::OK;
+}
+
+}  // namespace mailfleet::collector
