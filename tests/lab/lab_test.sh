@@ -32,6 +32,12 @@ within() {
   "$@"
 }
 not() { ! "$@"; }
+# fails_saying TEXT CMD...: CMD fails, and its output contains TEXT.
+fails_saying() {
+  local text=$1 out; shift
+  if out=$("$@" 2>&1); then echo "succeeded, but should have failed: $out"; return 1; fi
+  echo "$out" | grep -qF -- "$text" || { echo "$out"; return 1; }
+}
 
 netns_was_mounted=0
 mountpoint -q /run/netns 2>/dev/null && netns_was_mounted=1
@@ -180,14 +186,114 @@ check "fault queue-stuck: h1's queue holds it" bash -c "'$LAB' exec h1 postqueue
 check "heal queue-stuck: a flush delivers it" within 15 maildir_above 2 bob 0
 check "no fault left on" test -z "$("$LAB" faults)"
 
+# --- Fleet queue control -----------------------------------------------------------------------
+# With queue-stuck on h1 and h2, 20 messages defer: 12 to h3.lab.test (6 from each), 4 from h1
+# to h2.lab.test and 4 from h2 to h1.lab.test.
+# queue_count K QUEUE [DOMAIN]: messages in that queue on hK (to DOMAIN), from postqueue -j.
+queue_count() {
+  "$LAB" exec "h$1" postqueue -c "$MFLAB_ROOT/h$1/postfix" -j |
+    python3 -c '
+import json, sys
+queue, domain = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "")
+n = 0
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["queue_name"] == queue and (not domain or any(r["address"].endswith("@" + domain) for r in m["recipients"])):
+        n += 1
+print(n)' "${@:2}"
+}
+queue_is() { local want=$1; shift; local got; got=$(queue_count "$@"); [ "$got" = "$want" ] || { echo "h$1 $2 ${3:-}: $got messages, want $want"; return 1; }; }
+"$LAB" fault queue-stuck h1 >/dev/null
+"$LAB" fault queue-stuck h2 >/dev/null
+a_h3=$(maildir_count 3 alice); b_h3=$(maildir_count 3 bob); a_h1=$(maildir_count 1 alice)
+"$LAB" send h1 alice@h3.lab.test --count 6 --subject q >/dev/null
+"$LAB" send h1 bob@h2.lab.test --count 4 --subject q >/dev/null
+"$LAB" send h2 bob@h3.lab.test --count 6 --subject q >/dev/null
+"$LAB" send h2 alice@h1.lab.test --count 4 --subject q >/dev/null
+both_deferred() { queue_is 10 1 deferred && queue_is 10 2 deferred; }
+check "queue-stuck on h1 and h2: 20 messages defer" within 15 both_deferred
+by_domain_ok() {
+  local out; out=$(fleet_cli queue --all --by domain --json) || return 1
+  echo "$out" | python3 -c '
+import json, sys
+rows = {r["DOMAIN"]: r for r in json.load(sys.stdin)["rows"]}
+assert rows["TOTAL"]["T"] == "20", rows["TOTAL"]
+assert rows["h3.lab.test"]["T"] == "12" and rows["h3.lab.test"]["5"] == "12", rows["h3.lab.test"]
+assert rows["  h1"]["T"] in ("6", "4") and rows["h2.lab.test"]["T"] == "4" and rows["h1.lab.test"]["T"] == "4", rows
+' || { echo "$out"; return 1; }
+}
+check "queue --all --by domain: the 20 by domain and age, on both hosts" by_domain_ok
+by_host_ok() { fleet_cli queue --by host --json | grep -q '"HOST":"h3","MESSAGES":"0"'; }
+check "queue --by host --json lists h3 with an empty queue" by_host_ok
+check "hold --all --to h3.lab.test succeeds" fleet_cli hold --all --to h3.lab.test
+held_exactly() { queue_is 6 1 hold h3.lab.test && queue_is 6 2 hold h3.lab.test && queue_is 4 1 deferred && queue_is 4 2 deferred && queue_is 0 1 hold h2.lab.test; }
+check "hold: exactly the 12 messages to h3.lab.test are held (postqueue -j)" held_exactly
+check "release --all --queue hold succeeds" fleet_cli release --all --queue hold
+released() { queue_is 0 1 hold && queue_is 0 2 hold && queue_is 10 1 deferred && queue_is 10 2 deferred; }
+check "release: every message back in deferred" released
+dry=$(fleet_cli delete --all --to h2.lab.test --dry-run 2>&1)
+check "delete --dry-run: says 4 would go on h1" grep -q "h1 .*would have 4 messages deleted" <<<"$dry"
+check "delete --dry-run: changes nothing" both_deferred
+unconfirmed_delete() { fleet_cli delete --all --to h2.lab.test </dev/null; }
+check "delete without --yes and no answer: refused" fails_saying "not confirmed" unconfirmed_delete
+check "... still 20" both_deferred
+check "delete --all --to h2.lab.test --yes" fleet_cli delete --all --to h2.lab.test --yes
+deleted_exactly() { queue_is 6 1 deferred && queue_is 0 1 deferred h2.lab.test && queue_is 10 2 deferred; }
+check "delete: exactly the 4 to h2.lab.test are gone" deleted_exactly
+check "a malformed queue id is refused before anything is recorded" fails_saying "is not a Postfix queue id" fleet_cli hold --all --id 'ABC;rm -rf /'
+"$LAB" heal queue-stuck h1 >/dev/null
+"$LAB" heal queue-stuck h2 >/dev/null
+check "flush --all after heal" fleet_cli flush --all
+delivered_all() {
+  [ "$(maildir_count 3 alice)" -ge $((a_h3 + 6)) ] && [ "$(maildir_count 3 bob)" -ge $((b_h3 + 6)) ] &&
+    [ "$(maildir_count 1 alice)" -ge $((a_h1 + 4)) ]
+}
+check "flush: all 16 remaining messages are delivered to their Maildirs" within 20 delivered_all
+queues_empty() { queue_is 0 1 deferred && queue_is 0 2 deferred; }
+check "flush: the queues are empty" within 10 queues_empty
+audit_ok() {
+  local out; out=$(fleet_cli audit --since 10m --json) || return 1
+  local a; for a in queue.hold queue.release queue.delete queue.flush queue.list; do
+    echo "$out" | grep -q "\"action\":\"$a\"" || { echo "no $a in: $out"; return 1; }
+  done
+  echo "$out" | grep -q '"requested_by":"[^"]*(CN=admin)"' || { echo "no requester: $out"; return 1; }
+}
+check "audit shows each command, who asked, and per-host results" audit_ok
+
+# Rollout: with Postfix down on h1, a --canary flush fails there and stops.
+"$LAB" fault postfix-stopped h1 >/dev/null
+canary_out=$(fleet_cli flush --all --canary 2>&1); rc=$?
+check "flush --canary: exits non-zero when the canary fails" test $rc -ne 0
+# (check's own `local out` would hide a global of that name)
+canary_stopped() {
+  grep -q '^h1 .*failed' <<<"$canary_out" && grep -q '^h2 .*skipped' <<<"$canary_out" &&
+    grep -q '^h3 .*skipped' <<<"$canary_out" || { echo "$canary_out"; return 1; }
+}
+check "flush --canary: h1 failed, h2 and h3 skipped" canary_stopped
+"$LAB" heal postfix-stopped h1 >/dev/null
+out=$(fleet_cli flush --all --batch 1 2>&1)
+check "flush --batch 1: one host at a time, all ok" grep -q "done: 3 ok" <<<"$out"
+
+# Policy: an agent that forbids destructive actions refuses them whatever the collector asks.
+fleet_stop_agent h3
+fleet_start_agent h3 --forbid-actions destructive
+check "agent h3 back with --forbid-actions destructive" within 10 connected_is 3
+out=$(fleet_cli delete --host h3 --everything --yes 2>&1)
+check "h3 refuses delete by its own policy" grep -q "h3 .*refused .*forbids destructive" <<<"$out"
+check "h3 still lists its queue (read is allowed)" fleet_cli queue --host h3
+
+# Offline hosts: refused, or kept with --queue-offline and run when the host returns.
+fleet_stop_agent h3
+check "agent h3 stopped: shown disconnected" within 6 connected_is 2
+check "flush --host h3 while it is offline says so" fails_saying "offline" fleet_cli flush --host h3
+out=$(fleet_cli flush --host h3 --queue-offline 2>&1)
+check "flush --host h3 --queue-offline: queued" grep -q "^h3 .*queued" <<<"$out"
+fleet_start_agent h3
+queued_ran() { fleet_cli audit --host h3 --action queue.flush --limit 1 --json | grep -q '"host":"h3","status":"ok"'; }
+check "the queued flush runs when h3 returns" within 15 queued_ran
+
 # --- Collector restarts are routine ----------------------------------------------------------
 fleet_stop_collector
-# fails_saying TEXT CMD...: CMD fails, and its output contains TEXT.
-fails_saying() {
-  local text=$1 out; shift
-  if out=$("$@" 2>&1); then echo "succeeded, but should have failed: $out"; return 1; fi
-  echo "$out" | grep -qF -- "$text" || { echo "$out"; return 1; }
-}
 check "collector stopped: the CLI says it cannot reach it" fails_saying "cannot reach the collector" fleet_cli hosts
 sleep 3
 agents_alive() { local k; for k in 1 2 3; do fleet_pid_alive "$(cat "$RUN/agent-h$k.pid")" || return 1; done; }
