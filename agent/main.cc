@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "agent/exec/action_runner.h"
 #include "agent/exec/command_executor.h"
 #include "agent/inventory/inventory.h"
@@ -74,7 +75,8 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   chmod(config.state_dir.c_str(), 0700);
 
   ActionRunnerOptions action_options{.postfix_config_dir = config.postfix_config_dir,
-                                     .dovecot_config = config.dovecot_config};
+                                     .dovecot_config = config.dovecot_config,
+                                     .state_dir = config.state_dir};
   for (const auto& name : config.forbid) {
     auto risk = actions::ParseRisk(name);
     if (!risk.ok())
@@ -151,6 +153,13 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
     uplink.Send(std::move(message));
   });
   executor_target = executor.get();
+  // Temporary debug logging ends on time, also when it began before a restart of this agent.
+  absl::Notification stop_expiry;
+  std::thread expiry([&] {
+    do {
+      actions.RevertExpiredDebug();
+    } while (!stop_expiry.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  });
   if (!action_options.forbidden.empty()) {
     std::vector<std::string_view> names;
     for (auto r : action_options.forbidden) names.push_back(actions::RiskName(r));
@@ -164,6 +173,8 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   uplink_thread.join();
   executor_target = nullptr;
   executor.reset();
+  stop_expiry.Notify();
+  expiry.join();
   watcher.reset();  // its thread may call uplink.Wake(): it ends before the uplink does
   return shipper.SaveNow();
 }

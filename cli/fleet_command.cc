@@ -94,14 +94,6 @@ void PrintResult(const HostResult& r, bool dry_run) {
   for (const auto& c : r.result().commands()) std::cout << "    would run: " << c << "\n";
 }
 
-// Asks on the terminal; anything but "yes" declines.
-bool Confirm(const std::string& question) {
-  std::cerr << question << " Type 'yes' to go on: " << std::flush;
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "yes";
-}
-
 int ExitCode(const std::vector<HostResult>& results) {
   for (const auto& r : results) {
     if (r.status() != "ok" && r.status() != "queued") return kExitError;
@@ -155,6 +147,30 @@ absl::Status ApplyRollout(const RolloutOptions& rollout, CommandRequest* request
 }
 
 }  // namespace
+
+bool Confirm(const std::string& question) {
+  std::cerr << question << " Type 'yes' to go on: " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "yes";
+}
+
+std::string HostsPhrase(const CommandRequest& request) {
+  if (request.all_hosts()) return "every host";
+  return fmt::format("{}", fmt::join(request.hosts(), ", "));
+}
+
+int RunAction(const CliConfig& config, CommandRequest request, const RolloutOptions& rollout) {
+  if (auto s = ApplyRollout(rollout, &request); !s.ok()) return Fail(s);
+  auto risk = actions::ValidateCommand(request.action(), request.params(), request.filter());
+  if (!risk.ok()) return Fail(risk.status());
+  if (*risk == actions::Risk::kDestructive && !rollout.yes && !rollout.dry_run &&
+      !Confirm(fmt::format("{} on {}?", request.action(), HostsPhrase(request)))) {
+    std::cerr << "mailfleet: not confirmed; nothing changed\n";
+    return kExitError;
+  }
+  return RunAndPrint(config, request, rollout.json);
+}
 
 std::string LocalUser() {
   if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo) return sudo;
@@ -269,22 +285,11 @@ int RunService(const CliConfig& config, const std::string& service, const std::s
   request.set_action("service." + service);
   (*request.mutable_params())["op"] = op;
   if (auto s = BuildTargets(targets, false, &request); !s.ok()) return Fail(s);
-  if (auto s = ApplyRollout(rollout, &request); !s.ok()) return Fail(s);
   if (rollout.dry_run) {
     return Fail(absl::InvalidArgumentError(
         "service actions have no dry run; use --canary to try one host first"));
   }
-  auto risk = actions::ValidateCommand(request.action(), request.params(), request.filter());
-  if (!risk.ok()) return Fail(risk.status());
-  if (*risk == actions::Risk::kDestructive && !rollout.yes &&
-      !Confirm(fmt::format("{} {} on {}?", op, service,
-                           request.all_hosts()
-                               ? std::string("every host")
-                               : fmt::format("{}", fmt::join(request.hosts(), ", "))))) {
-    std::cerr << "mailfleet: not confirmed; nothing changed\n";
-    return kExitError;
-  }
-  return RunAndPrint(config, request, rollout.json);
+  return RunAction(config, std::move(request), rollout);
 }
 
 int RunAudit(const CliConfig& config, const AuditOptions& options) {

@@ -43,6 +43,16 @@ absl::StatusOr<std::vector<mailfleet::v1::HostResult>> StreamCommand(
     const CliConfig& config, const mailfleet::v1::CommandRequest& request,
     const std::function<void(const mailfleet::v1::CommandEvent&)>& on_event);
 
+// Applies the rollout options, runs the request and prints each host's result as it comes
+// (JSON lines with rollout.json). Destructive actions ask first unless rollout.yes.
+int RunAction(const CliConfig& config, mailfleet::v1::CommandRequest request,
+              const RolloutOptions& rollout);
+
+// "h1, h2" or "every host", for questions.
+std::string HostsPhrase(const mailfleet::v1::CommandRequest& request);
+// Asks on the terminal; anything but "yes" declines.
+bool Confirm(const std::string& question);
+
 // `mailfleet flush|hold|release|requeue|delete`: action is queue.flush and so on.
 int RunQueueAction(const CliConfig& config, const std::string& action, const TargetOptions& targets,
                    const RolloutOptions& rollout);

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/client.h"
+#include "cli/config_command.h"
 #include "cli/fleet_command.h"
 #include "cli/format.h"
 #include "cli/logs_command.h"
@@ -281,6 +282,73 @@ int main(int argc, char** argv) {
   service->add_flag("--all", action_targets.all, "Every host of the fleet");
   AddRolloutOptions(service, rollout, false);
 
+  ConfigOptions config_options;
+  auto add_hosts = [&](CLI::App* sub) {
+    sub->add_option("--host", config_options.targets.hosts, "This host (repeatable)");
+    sub->add_flag("--all", config_options.targets.all, "Every host of the fleet");
+    sub->add_flag("--json", config_options.rollout.json, "JSON lines instead of text");
+  };
+  auto* config_cmd = app.add_subcommand(
+      "config",
+      "Configuration snapshots (postconf -n, master.cf, doveconf -n) kept by the "
+      "collector; diff and restore");
+  config_cmd->require_subcommand(1);
+  auto* snapshot =
+      config_cmd->add_subcommand("snapshot", "Take a snapshot of each host's configuration");
+  add_hosts(snapshot);
+  auto* diff = config_cmd->add_subcommand(
+      "diff",
+      "What changed on one host since a snapshot (default: its latest); exit 1 when "
+      "something did");
+  add_hosts(diff);
+  diff->add_option("--snapshot", config_options.snapshot,
+                   "Compare with this snapshot (command id)");
+  auto* restore = config_cmd->add_subcommand(
+      "restore", "Set one host's main.cf back to a snapshot's postconf -n, check and reload");
+  add_hosts(restore);
+  restore->add_option("--snapshot", config_options.snapshot, "The snapshot (command id)")
+      ->required();
+  restore->add_flag("--dry-run,-n", config_options.rollout.dry_run,
+                    "Show the postconf commands only");
+  restore->add_flag("--yes,-y", config_options.rollout.yes, "Do not ask for confirmation");
+
+  std::string emergency_op;
+  auto* emergency = app.add_subcommand(
+      "emergency",
+      "reset: the guide's minimal configuration (main.cf backed up, inet_interfaces = "
+      "loopback-only, mydestination = localhost, Postfix restarted); restore: the backup "
+      "back, byte for byte. Asks for confirmation.");
+  emergency->add_option("operation", emergency_op, "reset or restore")
+      ->required()
+      ->check(CLI::IsMember({"reset", "restore"}));
+  add_hosts(emergency);
+  emergency->add_flag("--dry-run,-n", config_options.rollout.dry_run,
+                      "Change nothing; show what it would do");
+  emergency->add_flag("--yes,-y", config_options.rollout.yes, "Do not ask for confirmation");
+
+  std::string debug_op;
+  DebugOptions debug_options;
+  auto* debug = app.add_subcommand(
+      "debug",
+      "Verbose logging for a while: Postfix debug_peer_list/debug_peer_level, Dovecot "
+      "auth_debug/mail_debug; the agent turns it off when --ttl ends, even across restarts");
+  debug->add_option("operation", debug_op, "on or off")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  add_hosts(debug);
+  debug->add_option("--ttl", debug_options.ttl, "How long (default 15m): 30s, 15m, 2h");
+  debug->add_option("--service", debug_options.service, "postfix, dovecot or both (default)")
+      ->check(CLI::IsMember({"postfix", "dovecot", "both"}));
+  debug->add_option("--peer", debug_options.peers,
+                    "Postfix debug_peer_list entry: host, address or network (repeatable; "
+                    "default every peer)");
+  debug->add_option("--level", debug_options.level, "Postfix debug_peer_level (default 2)");
+
+  auto* auth = app.add_subcommand("auth", "Dovecot authentication");
+  auth->require_subcommand(1);
+  auto* cache_flush = auth->add_subcommand("cache-flush", "doveadm auth cache flush on each host");
+  add_hosts(cache_flush);
+
   AuditOptions audit_options;
   auto* audit = app.add_subcommand(
       "audit", "Every command sent to the fleet: who, what, which hosts, when, and the result");
@@ -312,6 +380,12 @@ int main(int argc, char** argv) {
   }
   if (*service) return RunService(config, service_name, service_op, action_targets, rollout);
   if (*audit) return RunAudit(config, audit_options);
+  if (*snapshot) return RunConfigSnapshot(config, config_options);
+  if (*diff) return RunConfigDiff(config, config_options);
+  if (*restore) return RunConfigRestore(config, config_options);
+  if (*emergency) return RunEmergency(config, emergency_op, config_options);
+  if (*debug) return RunDebug(config, debug_op, debug_options, config_options);
+  if (*cache_flush) return RunAuthCacheFlush(config, config_options);
   if (*version) return RunVersion(config, json);
   return kExitUsage;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "cli/format.h"
 #include "common/parse/event_json.h"
 #include "fmt/format.h"
@@ -35,10 +36,11 @@ std::vector<std::string> BucketHeader(std::string first) {
   return h;
 }
 
+// Domains are case-insensitive; the filters treat them so, and so do the tables.
 std::string Domain(const std::string& address) {
   size_t at = address.rfind('@');
   if (address.empty()) return "<>";
-  return at == std::string::npos ? address : address.substr(at + 1);
+  return absl::AsciiStrToLower(at == std::string::npos ? address : address.substr(at + 1));
 }
 
 std::string Age(int64_t seconds) {

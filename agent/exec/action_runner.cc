@@ -1,17 +1,22 @@
 #include "agent/exec/action_runner.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "agent/exec/queue.h"
 #include "common/absl_fmt.h"
+#include "common/files.h"
 #include "common/parse/utf8.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "spdlog/spdlog.h"
 
 namespace mailfleet::agent {
 namespace {
@@ -58,8 +63,8 @@ int CountPostsuperChanges(std::string_view output) {
 class ActionRunner::Run_ {
  public:
   Run_(ProcessRunner& runner, const Clock& clock, const ActionRunnerOptions& options,
-       const Command& command)
-      : runner_(runner), clock_(clock), options_(options), command_(command) {
+       const Command& command, absl::Mutex* debug_mu)
+      : runner_(runner), clock_(clock), options_(options), command_(command), debug_mu_(debug_mu) {
     auto timeout = command.timeout_seconds() > 0
                        ? std::min<std::chrono::seconds>(
                              std::chrono::seconds(command.timeout_seconds()), kMaxTimeout)
@@ -147,6 +152,15 @@ class ActionRunner::Run_ {
 
   absl::StatusOr<std::vector<QueueMessage>> ListQueue() {
     ASSIGN_OR_RETURN(RunResult run, Exec(Postfix("postqueue", {"-j"})));
+    // The output cap may cut the listing right after a newline: every line left would parse
+    // and the action would run on part of the queue.
+    if (run.truncated) {
+      return Fail("failed",
+                  "`postqueue -j` printed more than the agent reads (8 MiB), so the queue was not "
+                  "read whole and nothing was changed; for a queue this large use postqueue and "
+                  "postsuper on the host",
+                  1);
+    }
     auto messages = ParsePostqueueJson(run.out);
     if (!messages.ok()) return Fail("failed", std::string(messages.status().message()), 1);
     // The listing itself is data, not output worth keeping twice.
@@ -200,6 +214,16 @@ class ActionRunner::Run_ {
     if (action == "queue.delete") return Postsuper("-d", "deleted", nullptr);
     if (action == "service.postfix") return PostfixService(command_.params().at("op"));
     if (action == "service.dovecot") return DovecotService(command_.params().at("op"));
+    if (action == "config.snapshot") return Snapshot();
+    if (action == "config.restore") {
+      RETURN_IF_ERROR(RestoreMainCf(command_.params().at("postconf_n")));
+      if (!command_.dry_run()) Tolerate(Postfix("postfix", {"reload"}));
+      return absl::OkStatus();
+    }
+    if (action == "emergency.reset") return EmergencyReset();
+    if (action == "emergency.restore") return EmergencyRestore();
+    if (action == "debug.on") return DebugOn();
+    if (action == "debug.off") return DebugOff();
     if (action == "auth.cache_flush") {
       RETURN_IF_ERROR(
           Exec({"doveadm", "-c", options_.dovecot_config, "auth", "cache", "flush"}).status());
@@ -279,6 +303,358 @@ class ActionRunner::Run_ {
     return absl::OkStatus();
   }
 
+  // --- config snapshots, restore and the emergency configuration ---------------------------
+
+  absl::StatusOr<std::string> PostconfN() {
+    ASSIGN_OR_RETURN(RunResult run, Exec(Postfix("postconf", {"-n"})));
+    out().clear_output();
+    return run.out;
+  }
+
+  absl::Status Snapshot() {
+    ASSIGN_OR_RETURN(std::string postconf, PostconfN());
+    auto& values = *out().mutable_values();
+    values["postconf_n"] = parse::ToValidUtf8(postconf);
+    auto master = ReadFile(options_.postfix_config_dir + "/master.cf", 1 << 20);
+    values["master_cf"] = master.ok() ? parse::ToValidUtf8(*master) : "";
+    if (!master.ok()) values["master_cf_error"] = std::string(master.status().message());
+    out().add_commands(fmt::format("doveconf -c {} -n", options_.dovecot_config));
+    auto dove = runner_.Run({.argv = {"doveconf", "-c", options_.dovecot_config, "-n"}});
+    if (dove.ok() && dove->ok()) {
+      values["doveconf_n"] = parse::ToValidUtf8(dove->out);
+    } else {
+      values["doveconf_error"] =
+          dove.ok() ? dove->Describe() : std::string(dove.status().message());
+    }
+    auto lines = [](const std::string& t) { return std::count(t.begin(), t.end(), '\n'); };
+    out().set_summary(
+        fmt::format("snapshot: {} Postfix parameters, master.cf {} lines, "
+                    "doveconf -n {} lines",
+                    lines(postconf), lines(values["master_cf"]), lines(values["doveconf_n"])));
+    return absl::OkStatus();
+  }
+
+  // Sets main.cf's parameters to exactly those of `wanted` (postconf -n text): postconf -X
+  // for the extra ones, postconf -e for the different ones, then postfix check and a
+  // byte-for-byte comparison of postconf -n with wanted.
+  absl::Status RestoreMainCf(const std::string& wanted) {
+    ASSIGN_OR_RETURN(auto target, actions::ParsePostconfN(wanted));
+    ASSIGN_OR_RETURN(std::string now_text, PostconfN());
+    ASSIGN_OR_RETURN(auto now, actions::ParsePostconfN(now_text));
+    std::map<std::string, std::string> current(now.begin(), now.end());
+    std::set<std::string> keep;
+    std::vector<std::string> set_args, remove_args;
+    for (const auto& [name, value] : target) {
+      keep.insert(name);
+      auto it = current.find(name);
+      if (it == current.end() || it->second != value) {
+        set_args.push_back(fmt::format("{} = {}", name, value));
+      }
+    }
+    for (const auto& [name, value] : now) {
+      if (!keep.contains(name)) remove_args.push_back(name);
+    }
+    std::vector<std::vector<std::string>> lines;
+    if (!remove_args.empty()) {
+      std::vector<std::string> args = {"-X"};
+      args.insert(args.end(), remove_args.begin(), remove_args.end());
+      lines.push_back(Postfix("postconf", args));
+    }
+    for (size_t i = 0; i < set_args.size(); i += 50) {
+      std::vector<std::string> args = {"-e"};
+      for (size_t j = i; j < std::min(set_args.size(), i + 50); ++j) args.push_back(set_args[j]);
+      lines.push_back(Postfix("postconf", args));
+    }
+    if (command_.dry_run()) {
+      for (const auto& argv : lines) out().add_commands(fmt::format("{}", fmt::join(argv, " ")));
+      out().set_summary(fmt::format("would change {} and remove {} parameters", set_args.size(),
+                                    remove_args.size()));
+      return absl::OkStatus();
+    }
+    for (auto& argv : lines) RETURN_IF_ERROR(Exec(std::move(argv)).status());
+    RETURN_IF_ERROR(Exec(Postfix("postfix", {"check"})).status());
+    ASSIGN_OR_RETURN(std::string after, PostconfN());
+    auto trimmed = [](std::string t) {
+      while (!t.empty() && t.back() == '\n') t.pop_back();
+      return t;
+    };
+    if (trimmed(after) != trimmed(wanted)) {
+      return Fail("failed",
+                  "after the restore, postconf -n still differs from the saved configuration; "
+                  "compare them with `mailfleet config diff`",
+                  1);
+    }
+    out().set_changed(static_cast<uint32_t>(set_args.size() + remove_args.size()));
+    out().set_summary(fmt::format(
+        "main.cf restored: {} parameters set, {} removed; postconf -n matches byte for byte",
+        set_args.size(), remove_args.size()));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> StatePath(std::string_view name) {
+    if (options_.state_dir.empty()) {
+      return Fail("failed", "this agent has no state folder (--state-dir) to keep it in", 1);
+    }
+    return fmt::format("{}/{}", options_.state_dir, name);
+  }
+
+  absl::Status RestartPostfix() {
+    if (options_.use_systemd) return Exec({"systemctl", "restart", "postfix.service"}).status();
+    Tolerate(Postfix("postfix", {"stop"}));
+    return Exec(Postfix("postfix", {"start"})).status();
+  }
+
+  absl::Status EmergencyReset() {
+    ASSIGN_OR_RETURN(std::string backup_path, StatePath("emergency-postconf-n"));
+    std::vector<std::string> argv =
+        Postfix("postconf", {"-e", "inet_interfaces = loopback-only", "mydestination = localhost"});
+    if (command_.dry_run()) {
+      out().add_commands(fmt::format("{}", fmt::join(argv, " ")));
+      out().set_summary(
+          "would save main.cf's parameters, set the minimal configuration and "
+          "restart Postfix");
+      return absl::OkStatus();
+    }
+    // The first reset's backup is the one to return to; a second reset keeps it.
+    auto existing = ReadFile(backup_path);
+    std::string backup;
+    if (existing.ok()) {
+      backup = *existing;
+      out().mutable_values()->insert({"note",
+                                      "an emergency reset was in force already; its "
+                                      "backup of the original is kept"});
+    } else {
+      ASSIGN_OR_RETURN(backup, PostconfN());
+      if (auto s = WriteFileAtomically(backup_path, backup); !s.ok()) {
+        return Fail("failed", std::string(s.message()), 1);
+      }
+    }
+    (*out().mutable_values())["backup"] = parse::ToValidUtf8(backup);
+    RETURN_IF_ERROR(Exec(std::move(argv)).status());
+    RETURN_IF_ERROR(RestartPostfix());
+    out().set_changed(2);
+    out().set_summary(fmt::format(
+        "minimal configuration in force (inet_interfaces = loopback-only, mydestination = "
+        "localhost); the original is saved in {}; `mailfleet emergency restore` puts it back",
+        backup_path));
+    return absl::OkStatus();
+  }
+
+  absl::Status EmergencyRestore() {
+    ASSIGN_OR_RETURN(std::string backup_path, StatePath("emergency-postconf-n"));
+    auto backup = ReadFile(backup_path);
+    if (!backup.ok()) {
+      return Fail("failed",
+                  backup.status().code() == absl::StatusCode::kNotFound
+                      ? "no emergency reset is in force on this host (no backup to restore)"
+                      : std::string(backup.status().message()),
+                  1);
+    }
+    RETURN_IF_ERROR(RestoreMainCf(*backup));
+    if (command_.dry_run()) return absl::OkStatus();
+    RETURN_IF_ERROR(RestartPostfix());
+    std::remove(backup_path.c_str());
+    out().set_summary(
+        "the configuration from before the emergency reset is back (postconf -n "
+        "matches byte for byte); Postfix restarted");
+    return absl::OkStatus();
+  }
+
+  // --- temporary debug logging --------------------------------------------------------------
+  // The state file holds key=value lines: postfix_until, postfix_list (the old
+  // debug_peer_list line, or "-" when main.cf did not set it), postfix_level, dovecot_until.
+
+  static constexpr std::string_view kDovecotBegin =
+      "# mailfleet debug: begin (mailfleet-agent removes this block)";
+  static constexpr std::string_view kDovecotEnd = "# mailfleet debug: end";
+
+  std::map<std::string, std::string> LoadDebugState(const std::string& path) {
+    std::map<std::string, std::string> state;
+    auto text = ReadFile(path);
+    if (!text.ok()) return state;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      size_t eq = line.find('=');
+      if (eq != std::string_view::npos)
+        state[std::string(line.substr(0, eq))] = line.substr(eq + 1);
+    }
+    return state;
+  }
+
+  absl::Status SaveDebugState(const std::string& path,
+                              const std::map<std::string, std::string>& state) {
+    if (state.empty()) {
+      std::remove(path.c_str());
+      return absl::OkStatus();
+    }
+    std::string text;
+    for (const auto& [k, v] : state) text += fmt::format("{}={}\n", k, v);
+    auto s = WriteFileAtomically(path, text);
+    if (!s.ok()) return Fail("failed", std::string(s.message()), 1);
+    return absl::OkStatus();
+  }
+
+  int64_t NowSeconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch())
+        .count();
+  }
+
+  std::string DebugService() const {
+    auto it = command_.params().find("service");
+    return it == command_.params().end() ? "both" : it->second;
+  }
+
+  absl::Status DebugOn() {
+    ASSIGN_OR_RETURN(std::string path, StatePath("debug-state"));
+    absl::MutexLock lock(debug_mu_);
+    auto state = LoadDebugState(path);
+    std::string service = DebugService();
+    int64_t ttl = std::stoll(command_.params().at("ttl"));
+    std::string until = std::to_string(NowSeconds() + ttl);
+    auto param = [&](const char* key, const char* fallback) {
+      auto it = command_.params().find(key);
+      return it == command_.params().end() ? std::string(fallback) : it->second;
+    };
+    std::vector<std::string> done;
+    if (service == "postfix" || service == "both") {
+      if (!state.contains("postfix_until")) {
+        // Remember what main.cf said, once: a second debug.on only extends the time.
+        ASSIGN_OR_RETURN(RunResult old,
+                         Exec(Postfix("postconf", {"-n", "debug_peer_list", "debug_peer_level"})));
+        out().clear_output();
+        ASSIGN_OR_RETURN(auto set, actions::ParsePostconfN(old.out));
+        state["postfix_list"] = "-";
+        state["postfix_level"] = "-";
+        for (const auto& [k, v] : set) {
+          state[k == "debug_peer_list" ? "postfix_list" : "postfix_level"] = v;
+        }
+      }
+      state["postfix_until"] = until;
+      RETURN_IF_ERROR(SaveDebugState(path, state));
+      RETURN_IF_ERROR(
+          Exec(Postfix("postconf", {"-e", "debug_peer_list = " + param("peers", "0.0.0.0/0"),
+                                    "debug_peer_level = " + param("level", "2")}))
+              .status());
+      Tolerate(Postfix("postfix", {"reload"}));
+      done.push_back("postfix");
+    }
+    if (service == "dovecot" || service == "both") {
+      if (!state.contains("dovecot_until")) {
+        auto conf = ReadFile(options_.dovecot_config);
+        if (!conf.ok()) return Fail("failed", std::string(conf.status().message()), 1);
+        std::string text = *conf;
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        text +=
+            fmt::format("{}\nauth_debug = yes\nmail_debug = yes\n{}\n", kDovecotBegin, kDovecotEnd);
+        state["dovecot_until"] = until;
+        RETURN_IF_ERROR(SaveDebugState(path, state));
+        if (auto s = WriteFileAtomically(options_.dovecot_config, text, 0644); !s.ok()) {
+          return Fail("failed", std::string(s.message()), 1);
+        }
+      } else {
+        state["dovecot_until"] = until;
+        RETURN_IF_ERROR(SaveDebugState(path, state));
+      }
+      Tolerate({"doveadm", "-c", options_.dovecot_config, "reload"});
+      done.push_back("dovecot");
+    }
+    out().set_summary(
+        fmt::format("debug logging on for {} for {} s; the agent turns it off by "
+                    "itself",
+                    fmt::join(done, " and "), ttl));
+    return absl::OkStatus();
+  }
+
+  // Puts back what debug.on changed for `service` (postfix or dovecot).
+  absl::Status RevertDebug(std::map<std::string, std::string>& state, const std::string& service) {
+    if (service == "postfix" && state.contains("postfix_until")) {
+      std::vector<std::string> set, remove;
+      for (auto [key, name] : {std::pair{"postfix_list", "debug_peer_list"},
+                               std::pair{"postfix_level", "debug_peer_level"}}) {
+        if (state[key] == "-") {
+          remove.push_back(name);
+        } else {
+          set.push_back(fmt::format("{} = {}", name, state[key]));
+        }
+      }
+      if (!remove.empty()) {
+        remove.insert(remove.begin(), "-X");
+        RETURN_IF_ERROR(Exec(Postfix("postconf", remove)).status());
+      }
+      if (!set.empty()) {
+        set.insert(set.begin(), "-e");
+        RETURN_IF_ERROR(Exec(Postfix("postconf", set)).status());
+      }
+      Tolerate(Postfix("postfix", {"reload"}));
+      state.erase("postfix_until");
+      state.erase("postfix_list");
+      state.erase("postfix_level");
+    }
+    if (service == "dovecot" && state.contains("dovecot_until")) {
+      auto conf = ReadFile(options_.dovecot_config);
+      if (!conf.ok()) return Fail("failed", std::string(conf.status().message()), 1);
+      std::string text = *conf;
+      size_t begin = text.find(kDovecotBegin);
+      size_t end = text.find(kDovecotEnd, begin == std::string::npos ? 0 : begin);
+      if (begin != std::string::npos && end != std::string::npos) {
+        end += kDovecotEnd.size();
+        if (end < text.size() && text[end] == '\n') ++end;
+        text.erase(begin, end - begin);
+        if (auto s = WriteFileAtomically(options_.dovecot_config, text, 0644); !s.ok()) {
+          return Fail("failed", std::string(s.message()), 1);
+        }
+      }
+      Tolerate({"doveadm", "-c", options_.dovecot_config, "reload"});
+      state.erase("dovecot_until");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DebugOff() {
+    ASSIGN_OR_RETURN(std::string path, StatePath("debug-state"));
+    absl::MutexLock lock(debug_mu_);
+    auto state = LoadDebugState(path);
+    std::string service = DebugService();
+    bool any = false;
+    for (const char* s : {"postfix", "dovecot"}) {
+      if (service != s && service != "both") continue;
+      any = any || state.contains(std::string(s) + "_until");
+      RETURN_IF_ERROR(RevertDebug(state, s));
+    }
+    RETURN_IF_ERROR(SaveDebugState(path, state));
+    out().set_summary(any ? "debug logging off; the previous settings are back"
+                          : "debug logging was not on");
+    return absl::OkStatus();
+  }
+
+ public:
+  void ExpireDebug() {
+    if (options_.state_dir.empty()) return;
+    std::string path = options_.state_dir + "/debug-state";
+    absl::MutexLock lock(debug_mu_);
+    auto state = LoadDebugState(path);
+    if (state.empty()) return;
+    int64_t now = NowSeconds();
+    for (const char* s : {"postfix", "dovecot"}) {
+      auto it = state.find(std::string(s) + "_until");
+      if (it == state.end() || std::stoll(it->second) > now) continue;
+      absl::Status reverted = RevertDebug(state, s);
+      if (reverted.ok()) {
+        spdlog::info("debug logging for {} ended: its time was up", s);
+      } else {
+        spdlog::warn("debug logging for {}: could not turn it off yet: {}", s,
+                     failure_ ? failure_->error : std::string(reverted.message()));
+        failure_.reset();
+        out().Clear();
+      }
+    }
+    (void)SaveDebugState(path, state);
+  }
+
+ private:
   // Runs argv for its effect only: a failure is recorded in the output, not fatal.
   bool Tolerate(std::vector<std::string> argv) {
     out().add_commands(fmt::format("{}", fmt::join(argv, " ")));
@@ -341,6 +717,7 @@ class ActionRunner::Run_ {
   const Clock& clock_;
   const ActionRunnerOptions& options_;
   const Command& command_;
+  absl::Mutex* const debug_mu_;
   std::chrono::steady_clock::time_point deadline_;
   CommandResult result_;
   std::optional<Failure> failure_;
@@ -350,7 +727,15 @@ ActionRunner::ActionRunner(ProcessRunner& runner, const Clock& clock, ActionRunn
     : runner_(runner), clock_(clock), options_(std::move(options)) {}
 
 CommandResult ActionRunner::Run(const Command& command) {
-  return Run_(runner_, clock_, options_, command).Finish();
+  return Run_(runner_, clock_, options_, command, &debug_mu_).Finish();
+}
+
+void ActionRunner::RevertExpiredDebug() {
+  Command command;
+  command.set_command_id("debug-expiry");
+  command.set_action("debug.expire");
+  Run_ run(runner_, clock_, options_, command, &debug_mu_);
+  run.ExpireDebug();
 }
 
 }  // namespace mailfleet::agent

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/actions/actions.h"
 #include "common/clock.h"
 #include "common/process_runner.h"
@@ -25,6 +26,9 @@ struct ActionRunnerOptions {
   // Start, stop and reload through systemctl (postfix.service, dovecot.service) rather than
   // the programs' own commands: true when systemd runs and the default instance is managed.
   bool use_systemd = false;
+  // Where emergency backups and the debug-logging state live (the agent's state folder);
+  // empty: those actions fail saying so.
+  std::string state_dir;
 };
 
 class ActionRunner {
@@ -39,11 +43,16 @@ class ActionRunner {
   // At most this many queue ids go on one postsuper command line.
   static constexpr int kIdsPerCommand = 200;
 
+  // Ends debug logging whose time is up, also when it was started before this process (the
+  // state is kept in state_dir). Call at start and then every second or so.
+  void RevertExpiredDebug();
+
  private:
   class Run_;
   ProcessRunner& runner_;
   const Clock& clock_;
   const ActionRunnerOptions options_;
+  absl::Mutex debug_mu_;  // one debug change at a time
 };
 
 // postsuper's "Placed on hold: 3 messages" style summary lines, summed: how many messages a

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/absl_fmt.h"
+#include "common/files.h"
 #include "fmt/format.h"
 
 namespace mailfleet::agent {
@@ -54,38 +56,9 @@ absl::Status SaveCheckpoint(const std::string& path, const Checkpoint& checkpoin
     fmt::format_to(std::back_inserter(text), "{} {} {} {} {} {} {} {}\n", s.source_id,
                    s.fingerprint_hash, s.dev, s.ino, s.offset, s.mtime, s.done ? 1 : 0, s.path);
   }
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        fmt::format("cannot write checkpoint {}: {}", tmp, std::strerror(errno)));
-  }
-  size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      close(fd);
-      return absl::ResourceExhaustedError(
-          fmt::format("cannot write checkpoint {}: {}", tmp, std::strerror(e)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    return absl::DataLossError(
-        fmt::format("cannot sync checkpoint {}: {}", tmp, std::strerror(errno)));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::DataLossError(
-        fmt::format("cannot rename {} to {}: {}", tmp, path, std::strerror(errno)));
-  }
-  size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
+  absl::Status saved = WriteFileAtomically(path, text);
+  if (!saved.ok()) {
+    return absl::Status(saved.code(), fmt::format("checkpoint: {}", saved.message()));
   }
   return absl::OkStatus();
 }

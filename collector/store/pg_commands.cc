@@ -338,8 +338,9 @@ absl::StatusOr<mailfleet::v1::AuditResponse> PgStore::Audit(
         "AND ($3 = '' OR c.action = $3 OR ($4 AND starts_with(c.action, $3))) "
         "AND ($5 = '' OR EXISTS (SELECT 1 FROM command_targets h WHERE h.command_id = c.id "
         "  AND h.host = ANY (string_to_array($5, ' ')))) "
+        "AND ($7 = 0 OR c.id = $7) "
         "ORDER BY c.id DESC LIMIT $6",
-        since, until, action, prefix, SpaceJoined(hosts), limit);
+        since, until, action, prefix, SpaceJoined(hosts), limit, request.command_id());
     if (commands.empty()) return absl::OkStatus();
     std::vector<std::string> ids;
     std::map<int64_t, mailfleet::v1::AuditEntry*> by_id;

@@ -52,6 +52,51 @@ absl::Status CheckServiceOp(std::string_view value) {
                                                 Shown(value), fmt::join(kServiceOps, ", ")));
 }
 
+absl::Status CheckDebugService(std::string_view value) {
+  if (value == "postfix" || value == "dovecot" || value == "both") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is not a debug target; use postfix, dovecot or both", Shown(value)));
+}
+
+absl::Status CheckNumber(std::string_view value, int64_t low, int64_t high) {
+  int64_t n = 0;
+  bool digits =
+      !value.empty() && value.size() <= 9 &&
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) {
+    for (char c : value) n = n * 10 + (c - '0');
+  }
+  if (!digits || n < low || n > high) {
+    return absl::InvalidArgumentError(
+        fmt::format("'{}' is not a number from {} to {}", Shown(value), low, high));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTtl(std::string_view value) { return CheckNumber(value, 1, 86400); }
+absl::Status CheckLevel(std::string_view value) { return CheckNumber(value, 1, 9); }
+
+// debug_peer_list entries: host names, addresses and networks, comma-separated.
+absl::Status CheckPeers(std::string_view value) {
+  if (value.empty() || value.size() > 1000) {
+    return absl::InvalidArgumentError("the peer list is empty or longer than 1000 characters");
+  }
+  for (char c : value) {
+    if (!IsAlnum(c) && std::string_view(".-:/,[]_").find(c) == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          fmt::format("'{}' is not a peer list: host names, addresses or networks (10.0.0.0/8), "
+                      "comma-separated",
+                      Shown(value)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPostconfText(std::string_view value) {
+  if (auto s = ValidatePostconfText(value); !s.ok()) return s;
+  return absl::OkStatus();
+}
+
 struct Spec {
   ActionInfo info;
   Risk risk;
@@ -142,6 +187,47 @@ const std::vector<Spec>& Specs() {
        {},
        {},
        NoFilter},
+      {{"debug.on",
+        "verbose logging for a while: Postfix debug_peer_list/debug_peer_level, Dovecot "
+        "auth_debug/mail_debug; reverted by the agent when the ttl ends",
+        false},
+       Risk::kChange,
+       {{"service", CheckDebugService},
+        {"ttl", CheckTtl},
+        {"peers", CheckPeers},
+        {"level", CheckLevel}},
+       {"ttl"},
+       NoFilter},
+      {{"debug.off", "end the verbose logging debug.on started", false},
+       Risk::kChange,
+       {{"service", CheckDebugService}},
+       {},
+       NoFilter},
+      {{"config.snapshot", "postconf -n, master.cf and doveconf -n, kept by the collector", false},
+       Risk::kRead,
+       {},
+       {},
+       NoFilter},
+      {{"config.restore",
+        "set main.cf back to a snapshot's postconf -n (postconf -e / -X), check, reload", false},
+       Risk::kDestructive,
+       {{"postconf_n", CheckPostconfText}},
+       {"postconf_n"},
+       NoFilter},
+      {{"emergency.reset",
+        "the guide's minimal configuration: back up main.cf, inet_interfaces = loopback-only, "
+        "mydestination = localhost, restart Postfix",
+        false},
+       Risk::kDestructive,
+       {},
+       {},
+       NoFilter},
+      {{"emergency.restore", "put main.cf back as it was before emergency.reset, restart Postfix",
+        false},
+       Risk::kDestructive,
+       {},
+       {},
+       NoFilter},
   };
   return *specs;
 }
@@ -223,6 +309,48 @@ absl::Status ValidateAddressOrDomain(std::string_view what, std::string_view val
       return bad(fmt::format("has '{}' in its domain", Shown(std::string_view(&c, 1))));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePostconfN(
+    std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  int line_number = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_number;
+    if (line.empty()) continue;
+    // "name = value", or "name =" for an empty value.
+    size_t eq = line.find(" = ");
+    if (eq == std::string_view::npos && line.ends_with(" =")) eq = line.size() - 2;
+    std::string_view name = line.substr(0, eq);
+    // Letters, digits, '_' and '-' (a transport's name may hold one), never a leading '-'.
+    bool name_ok = eq != std::string_view::npos && !name.empty() && name.size() <= 100 &&
+                   name.front() != '-' &&
+                   std::all_of(name.begin(), name.end(),
+                               [](char c) { return IsAlnum(c) || c == '_' || c == '-'; });
+    bool value_ok = name_ok && std::all_of(line.begin(), line.end(), [](char c) {
+                      return static_cast<unsigned char>(c) >= 0x20 || c == '\t';
+                    });
+    if (!name_ok || !value_ok) {
+      return absl::InvalidArgumentError(fmt::format(
+          "line {} of the postconf -n text is not 'name = value': {}", line_number, Shown(line)));
+    }
+    out.emplace_back(std::string(name),
+                     eq + 3 <= line.size() ? std::string(line.substr(eq + 3)) : std::string());
+  }
+  return out;
+}
+
+absl::Status ValidatePostconfText(std::string_view text) {
+  if (text.size() > 256 * 1024) {
+    return absl::InvalidArgumentError("the postconf -n text is larger than 256 KiB");
+  }
+  auto parsed = ParsePostconfN(text);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->empty()) return absl::InvalidArgumentError("the postconf -n text sets nothing");
   return absl::OkStatus();
 }
 

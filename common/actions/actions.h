@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,11 @@ absl::StatusOr<Risk> ValidateCommand(std::string_view action, const Params& para
 absl::Status ValidateQueueId(std::string_view id);
 // An address ("alice@example.com"), a bare domain ("example.com"), or "<>" (null sender).
 absl::Status ValidateAddressOrDomain(std::string_view what, std::string_view value);
+// `postconf -n` output: one "name = value" line per parameter, in order. Names are
+// letters, digits, '_' and '-'; values hold no control character.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePostconfN(
+    std::string_view text);
+absl::Status ValidatePostconfText(std::string_view text);
 // One of Postfix's queues: incoming, active, deferred, hold, corrupt, maildrop.
 absl::Status ValidateQueueName(std::string_view name);
 
