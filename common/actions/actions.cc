@@ -328,9 +328,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePostconfN(
     std::string_view name = line.substr(0, eq);
     // Letters, digits, '_' and '-' (a transport's name may hold one), never a leading '-'.
     bool name_ok = eq != std::string_view::npos && !name.empty() && name.size() <= 100 &&
-                   name.front() != '-' &&
-                   std::all_of(name.begin(), name.end(),
-                               [](char c) { return IsAlnum(c) || c == '_' || c == '-'; });
+                   name.front() != '-' && std::all_of(name.begin(), name.end(), [](char c) {
+                     return IsAlnum(c) || c == '_' || c == '-';
+                   });
     bool value_ok = name_ok && std::all_of(line.begin(), line.end(), [](char c) {
                       return static_cast<unsigned char>(c) >= 0x20 || c == '\t';
                     });
