@@ -50,6 +50,9 @@ absl::StatusOr<mailfleet::v1::ActionResult> SnapshotOf(const CliConfig& config, 
     return s;
   }
   for (const auto& e : response.entries()) {
+    // The snapshots `config diff` takes to compare are not baselines.
+    auto purpose = e.request().params().find("purpose");
+    if (id == 0 && purpose != e.request().params().end() && purpose->second == "diff") continue;
     if (e.action() != "config.snapshot") {
       return absl::InvalidArgumentError(
           fmt::format("command {} is a {}, not a config.snapshot", e.command_id(), e.action()));
@@ -134,6 +137,7 @@ int RunConfigDiff(const CliConfig& config, const ConfigOptions& options) {
   if (!before.ok()) return Fail(before.status());
   CommandRequest request;
   request.set_action("config.snapshot");
+  (*request.mutable_params())["purpose"] = "diff";
   request.add_hosts(*host);
   request.set_local_user(LocalUser());
   auto results = StreamCommand(config, request, [](const mailfleet::v1::CommandEvent&) {});

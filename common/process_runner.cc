@@ -101,15 +101,31 @@ absl::StatusOr<RunResult> RealProcessRunner::Run(const RunOptions& options) {
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_fds = 2;
   char buf[16384];
+  // A program that starts a daemon (dovecot, postfix start) may leave the daemon holding its
+  // output pipes: once the program itself has exited, what is left is read for a moment and
+  // the run ends, rather than waiting for an end of file that never comes.
+  constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
+  constexpr int kExitCheckMs = 50;
+  bool exited = false;
+  int status = 0;
+  std::chrono::steady_clock::time_point drain_until;
   while (open_fds > 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    auto now = std::chrono::steady_clock::now();
+    if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      drain_until = now + kDrainAfterExit;
+    }
+    auto until = exited ? std::min(deadline, drain_until) : deadline;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     if (left.count() <= 0) {
-      result.timed_out = true;
-      kill(-pid, SIGKILL);
+      if (!exited) {
+        result.timed_out = true;
+        kill(-pid, SIGKILL);
+      }
       break;
     }
-    int n = poll(fds, 2, static_cast<int>(left.count()));
+    int wait_ms = static_cast<int>(std::min<int64_t>(left.count(), kExitCheckMs));
+    int n = poll(fds, 2, wait_ms);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     for (int i = 0; i < 2; ++i) {
@@ -128,8 +144,7 @@ absl::StatusOr<RunResult> RealProcessRunner::Run(const RunOptions& options) {
   for (auto& f : fds) {
     if (f.fd >= 0) close(f.fd);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (!exited && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);

@@ -73,6 +73,12 @@ absl::Status CheckNumber(std::string_view value, int64_t low, int64_t high) {
   return absl::OkStatus();
 }
 
+absl::Status CheckDiffPurpose(std::string_view value) {
+  if (value == "diff") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is not a snapshot purpose; the only one is 'diff'", Shown(value)));
+}
+
 absl::Status CheckTtl(std::string_view value) { return CheckNumber(value, 1, 86400); }
 absl::Status CheckLevel(std::string_view value) { return CheckNumber(value, 1, 9); }
 
@@ -205,7 +211,8 @@ const std::vector<Spec>& Specs() {
        NoFilter},
       {{"config.snapshot", "postconf -n, master.cf and doveconf -n, kept by the collector", false},
        Risk::kRead,
-       {},
+       // purpose=diff: taken by `config diff` to compare, not a baseline for the next diff.
+       {{"purpose", CheckDiffPurpose}},
        {},
        NoFilter},
       {{"config.restore",

@@ -274,6 +274,39 @@ check "flush --canary: h1 failed, h2 and h3 skipped" canary_stopped
 out=$(fleet_cli flush --all --batch 1 2>&1)
 check "flush --batch 1: one host at a time, all ok" grep -q "done: 3 ok" <<<"$out"
 
+# Recovery: temporary debug logging, the emergency configuration, snapshots, services.
+pf_n() { postconf -c "$MFLAB_ROOT/h$1/postfix" -n; }
+check "debug on --ttl 5s --host h2" fleet_cli debug on --host h2 --ttl 5s --peer 198.18.0.0/24
+debug_on() { pf_n 2 | grep -q '^debug_peer_list = 198.18.0.0/24$' && doveconf -c "$MFLAB_ROOT/h2/dovecot/dovecot.conf" -h auth_debug | grep -qx yes; }
+check "debug on: debug_peer_list and Dovecot auth_debug set on h2" debug_on
+debug_off() { ! pf_n 2 | grep -q '^debug_peer' && doveconf -c "$MFLAB_ROOT/h2/dovecot/dovecot.conf" -h auth_debug | grep -qx no; }
+check "debug: reverted by itself after the TTL" within 10 debug_off
+pf_n 1 > "$WORK/h1-postconf-before"
+check "config snapshot --all" fleet_cli config snapshot --all
+unconfirmed_reset() { fleet_cli emergency reset --host h1 </dev/null; }
+check "emergency reset without --yes and no answer: refused" fails_saying "not confirmed" unconfirmed_reset
+check "emergency reset --host h1 --yes" fleet_cli emergency reset --host h1 --yes
+minimal() { pf_n 1 | grep -qx 'inet_interfaces = loopback-only' && pf_n 1 | grep -qx 'mydestination = localhost' && not port_open 2 1 25; }
+check "emergency reset: loopback-only, and h1's port 25 is closed to the fleet" within 10 minimal
+diff_shows_reset() {
+  local out rc; out=$(fleet_cli config diff --host h1 2>&1); rc=$?
+  [ $rc -eq 1 ] && grep -qx -- '+inet_interfaces = loopback-only' <<<"$out" || { echo "exit $rc: $out"; return 1; }
+}
+check "config diff: exit 1 and the changed inet_interfaces" diff_shows_reset
+check "emergency restore --host h1 --yes" fleet_cli emergency restore --host h1 --yes
+restored() { pf_n 1 | cmp -s - "$WORK/h1-postconf-before"; }
+check "emergency restore: postconf -n byte for byte as before" restored
+check "emergency restore: h1's port 25 open again" within 10 port_open 2 1 25
+check "config diff after restore: no change" fleet_cli config diff --host h1
+check "service dovecot restart --host h3" fleet_cli service dovecot restart --host h3
+check "service restart: h3 IMAP answers" within 10 port_open 3 3 143
+audit_recovery() {
+  local out; out=$(fleet_cli audit --since 10m --action emergency. --json) || return 1
+  [ "$(grep -c '"action":"emergency\.' <<<"$out")" -eq 2 ] || { echo "$out"; return 1; }
+  fleet_cli audit --since 10m --action debug.on --json | grep -q '"host":"h2","status":"ok"'
+}
+check "audit: the emergency reset and restore and the debug command" audit_recovery
+
 # Policy: an agent that forbids destructive actions refuses them whatever the collector asks.
 fleet_stop_agent h3
 fleet_start_agent h3 --forbid-actions destructive

@@ -43,6 +43,19 @@ TEST(ProcessRunnerTest, TimeoutKillsTheProcess) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+TEST(ProcessRunnerTest, ADaemonKeepingTheOutputOpenDoesNotHoldTheRun) {
+  // Like `dovecot -c FILE`: the program exits, the daemon it started keeps its stdout.
+  RealProcessRunner runner;
+  auto start = std::chrono::steady_clock::now();
+  auto r = runner.Run(
+      {.argv = {"sh", "-c", "sleep 3 & echo started"}, .timeout = std::chrono::seconds(10)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->out, "started\n");
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
 TEST(ProcessRunnerTest, OutputBeyondTheCapIsDroppedAndFlagged) {
   RealProcessRunner runner;
   auto r = runner.Run({.argv = {"head", "-c", "100000", "/dev/zero"}, .output_cap = 1000});
