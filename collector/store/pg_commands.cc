@@ -20,8 +20,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// States that still wait for something, and the ones a result may settle.
-constexpr const char kAwaitingResult[] = "'sent', 'pending', 'queued'";
+// The states a result may settle: sent, or given up on by a waiting caller.
+constexpr const char kAwaitingResult[] = "'sent', 'timeout'";
 
 template <typename M>
 absl::StatusOr<std::string> ToJson(const M& message) {
@@ -247,7 +247,7 @@ absl::Status PgStore::RecordResult(const std::string& host,
         fmt::format("UPDATE command_targets SET state = $3, finished_at = "
                     "to_timestamp($4::bigint / 1e6), exit_code = $5, error = $6, "
                     "result = $7::jsonb WHERE command_id = $1 AND host = $2 AND "
-                    "(state IN ({}) OR state = 'timeout')",
+                    "state IN ({})",
                     kAwaitingResult),
         command_id, host, state, ToMicros(now), result.exit_code(), result.error(), json);
     if (updated.affected_rows() == 0) {

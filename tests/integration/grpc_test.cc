@@ -2,15 +2,19 @@
 // PostgreSQL.
 #include <thread>
 
+#include "agent/exec/action_runner.h"
+#include "agent/exec/command_executor.h"
 #include "agent/uplink/uplink.h"
 #include "collector/server/agent_service.h"
 #include "collector/server/control_service.h"
 #include "collector/store/pg_store.h"
 #include "common/version.h"
+#include "fmt/format.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "mailfleet/v1/control.grpc.pb.h"
+#include "tests/fakes/fake_process_runner.h"
 #include "tests/integration/pg_test_support.h"
 
 namespace mailfleet::collector {
@@ -42,8 +46,11 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
         *store_, *queue_, clock_,
         AgentServiceOptions{
             .collector_id = "it", .heartbeat_interval = seconds(1), .stale_after = seconds(10)});
-    control_ =
-        std::make_unique<ControlService>(*store_, ControlServiceOptions{.collector_id = "it"});
+    dispatcher_ = std::make_unique<Dispatcher>(*store_, *agents_, clock_, "it");
+    ASSERT_TRUE(dispatcher_->Start().ok());
+    agents_->SetOnRegistered([d = dispatcher_.get()] { d->Wake(); });
+    control_ = std::make_unique<ControlService>(
+        *store_, ControlServiceOptions{.collector_id = "it"}, dispatcher_.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(agents_.get());
@@ -61,6 +68,7 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
       server_->Shutdown(std::chrono::system_clock::now() + seconds(2));
       server_->Wait();
     }
+    dispatcher_.reset();
     agents_.reset();
     queue_.reset();
     store_.reset();
@@ -84,21 +92,36 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
   }
 
   // An uplink running in its own thread until the returned guard is destroyed.
+  // An agent's uplink in its own thread until destroyed; with a runner, it runs commands
+  // through an ActionRunner on it (as mailfleet-agent does), replying on the uplink.
   struct RunningAgent {
+    std::unique_ptr<agent::ActionRunner> actions;
     std::unique_ptr<agent::Uplink> uplink;
+    std::unique_ptr<agent::CommandExecutor> executor;
     std::thread thread;
     ~RunningAgent() {
       uplink->Stop();
       thread.join();
+      executor.reset();
     }
   };
-  std::unique_ptr<RunningAgent> StartAgent(const std::string& name, const std::string& postfix) {
+  std::unique_ptr<RunningAgent> StartAgent(const std::string& name, const std::string& postfix,
+                                           ProcessRunner* runner = nullptr) {
     auto running = std::make_unique<RunningAgent>();
+    RunningAgent* r = running.get();
+    if (runner != nullptr) {
+      running->actions = std::make_unique<agent::ActionRunner>(
+          *runner, clock_, agent::ActionRunnerOptions{.postfix_config_dir = "/etc/pf-" + name});
+    }
     running->uplink = std::make_unique<agent::Uplink>(
         agent::UplinkOptions{.target = target_,
                              .credentials = grpc::InsecureChannelCredentials(),
                              .agent_name = name,
-                             .initial_backoff = std::chrono::milliseconds(50)},
+                             .initial_backoff = std::chrono::milliseconds(50),
+                             .on_command =
+                                 [r](const mailfleet::v1::Command& c) {
+                                   if (r->executor) r->executor->Submit(c);
+                                 }},
         [postfix] {
           mailfleet::v1::Inventory inv;
           inv.set_postfix_version(postfix);
@@ -106,14 +129,35 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
           return inv;
         },
         clock_);
+    if (running->actions) {
+      running->executor = std::make_unique<agent::CommandExecutor>(
+          *running->actions, 2, [r](mailfleet::v1::CommandResult result) {
+            mailfleet::v1::AgentMessage m;
+            *m.mutable_command_result() = std::move(result);
+            r->uplink->Send(std::move(m));
+          });
+    }
     running->thread = std::thread([u = running->uplink.get()] { u->Run(); });
     return running;
+  }
+
+  // RunCommand to the end: the events in order, and the call's status.
+  std::pair<std::vector<mailfleet::v1::CommandEvent>, grpc::Status> Command(
+      const mailfleet::v1::CommandRequest& request) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+    auto reader = control_stub_->RunCommand(&ctx, request);
+    std::vector<mailfleet::v1::CommandEvent> events;
+    mailfleet::v1::CommandEvent e;
+    while (reader->Read(&e)) events.push_back(e);
+    return {events, reader->Finish()};
   }
 
   RealClock clock_;
   std::unique_ptr<PgStore> store_;
   std::unique_ptr<WorkQueue> queue_;
   std::unique_ptr<AgentService> agents_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<ControlService> control_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -165,6 +209,108 @@ TEST_F(GrpcTest, HeartbeatsKeepLastSeenMoving) {
   auto first = Hosts()[0].last_seen();
   EXPECT_TRUE(Eventually([&] { return Hosts()[0].last_seen().seconds() > first.seconds(); },
                          std::chrono::seconds(5)));
+}
+
+TEST_F(GrpcTest, ACommandReachesItsAgentsThroughPostgresAndResultsStreamBack) {
+  mailfleet::testing::FakeProcessRunner runner;
+  for (const char* host : {"h1", "h2"}) {
+    runner.Answer({"postqueue", "-c", fmt::format("/etc/pf-{}", host), "-j"},
+                  {.exit_code = 0,
+                   .out = fmt::format(R"({{"queue_name": "deferred", "queue_id": "3F1A2B4C5D", )"
+                                      R"("arrival_time": 1, "message_size": 10, "sender": )"
+                                      R"("a@{}.example", "recipients": []}})"
+                                      "\n",
+                                      host)});
+  }
+  auto h1 = StartAgent("h1", "3.7.11", &runner);
+  auto h2 = StartAgent("h2", "3.7.11", &runner);
+  auto h3 = StartAgent("h3", "3.7.11");  // connected, then gone
+  ASSERT_TRUE(Eventually([&] { return Connected("h1", true) && Connected("h2", true); }));
+  ASSERT_TRUE(Eventually([&] { return Connected("h3", true); }));
+  h3.reset();
+  ASSERT_TRUE(Eventually([&] { return Connected("h3", false); }));
+
+  mailfleet::v1::CommandRequest request;
+  request.set_action("queue.list");
+  request.set_all_hosts(true);
+  request.set_local_user("alice");
+  auto [events, status] = Command(request);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GE(events.size(), 5u);
+  ASSERT_TRUE(events.front().has_accepted());
+  EXPECT_EQ(events.front().accepted().risk(), "read");
+  ASSERT_TRUE(events.back().has_done());
+  EXPECT_EQ(events.back().done().ok(), 2u);
+  EXPECT_EQ(events.back().done().not_run(), 1u);
+  std::map<std::string, mailfleet::v1::HostResult> results;
+  for (const auto& e : events) {
+    if (e.has_result()) results[e.result().host()] = e.result();
+  }
+  EXPECT_EQ(results["h3"].status(), "offline");
+  ASSERT_EQ(results["h1"].status(), "ok") << results["h1"].error();
+  ASSERT_EQ(results["h1"].result().messages_size(), 1);
+  EXPECT_EQ(results["h1"].result().messages(0).sender(), "a@h1.example");
+  EXPECT_EQ(results["h2"].result().messages(0).sender(), "a@h2.example");
+
+  // The audit log has it: who, what, and each host's outcome.
+  EXPECT_EQ(QueryOne("SELECT requested_by FROM commands"), "alice (unauthenticated (plaintext))");
+  EXPECT_EQ(QueryOne("SELECT string_agg(host || '=' || state, ',' ORDER BY host) "
+                     "FROM command_targets"),
+            "h1=ok,h2=ok,h3=offline");
+}
+
+TEST_F(GrpcTest, BadCommandsAreRefusedBeforeAnythingIsRecorded) {
+  auto h1 = StartAgent("h1", "3.7.11");
+  ASSERT_TRUE(Eventually([&] { return Connected("h1", true); }));
+  struct Case {
+    std::string action;
+    std::vector<std::string> hosts;
+    std::string id;
+    grpc::StatusCode code;
+    std::string says;
+  } cases[] = {
+      {"queue.hold", {"h1"}, "ABC; rm -rf /", grpc::StatusCode::INVALID_ARGUMENT, "queue id"},
+      {"queue.hold", {"h1"}, "ALL", grpc::StatusCode::INVALID_ARGUMENT, "--everything"},
+      {"shell.run", {"h1"}, "", grpc::StatusCode::INVALID_ARGUMENT, "no action 'shell.run'"},
+      {"queue.list", {"h9"}, "", grpc::StatusCode::NOT_FOUND, "no host named h9"},
+      {"queue.list", {}, "", grpc::StatusCode::INVALID_ARGUMENT, "--host"},
+  };
+  for (const auto& c : cases) {
+    mailfleet::v1::CommandRequest request;
+    request.set_action(c.action);
+    for (const auto& h : c.hosts) request.add_hosts(h);
+    if (!c.id.empty()) request.mutable_filter()->add_queue_ids(c.id);
+    auto [events, status] = Command(request);
+    EXPECT_EQ(status.error_code(), c.code) << c.action << " " << c.id;
+    EXPECT_NE(status.error_message().find(c.says), std::string::npos) << status.error_message();
+    EXPECT_TRUE(events.empty());
+  }
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM commands"), "0");
+}
+
+TEST_F(GrpcTest, ACommandQueuedForAnOfflineHostRunsWhenItReturns) {
+  mailfleet::testing::FakeProcessRunner runner;
+  runner.Answer({"postqueue", "-c", "/etc/pf-h1", "-j"}, {.exit_code = 0, .out = ""});
+  runner.Answer({"postqueue", "-c", "/etc/pf-h1", "-f"}, {.exit_code = 0, .out = ""});
+  {
+    auto h1 = StartAgent("h1", "3.7.11");
+    ASSERT_TRUE(Eventually([&] { return Connected("h1", true); }));
+  }
+  ASSERT_TRUE(Eventually([&] { return Connected("h1", false); }));
+  mailfleet::v1::CommandRequest request;
+  request.set_action("queue.flush");
+  request.add_hosts("h1");
+  request.set_queue_offline(true);
+  auto [events, status] = Command(request);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(events.back().has_done());
+  EXPECT_EQ(events.back().done().queued(), 1u);
+  auto h1 = StartAgent("h1", "3.7.11", &runner);
+  EXPECT_TRUE(Eventually([&] { return QueryOne("SELECT state FROM command_targets") == "ok"; }));
+  auto calls = runner.calls();
+  EXPECT_NE(std::find(calls.begin(), calls.end(),
+                      std::vector<std::string>{"postqueue", "-c", "/etc/pf-h1", "-f"}),
+            calls.end());
 }
 
 // Raw stream: what a misbehaving or foreign client gets.
