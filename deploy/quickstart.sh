@@ -85,11 +85,15 @@ The demo runs. Use the CLI as the operator "admin":
   export MAILFLEET_CONFIG=$DEMO/cli.toml PATH=$BIN:\$PATH
   mailfleet hosts                 # the fleet; --json for scripts
   mailfleet hosts h2              # one host's whole inventory
-  mailfleet version
+  mailfleet logs --since 10m      # the fleet's mail log lines
+  mailfleet queue --by domain     # every queue at once (qshape for the fleet)
+  mailfleet audit                 # every command sent to the fleet
 Play with the lab:
   $LAB status
   $LAB send h1 alice@h3.lab.test  # h1 -> h2 -> h3
-  $LAB fault postfix-stopped h2 ; $LAB heal postfix-stopped h2
+  $LAB fault queue-stuck h1 ; $LAB send h1 alice@h3.lab.test --count 5
+  mailfleet queue ; mailfleet hold --all --to h3.lab.test ; mailfleet release --all --queue hold
+  $LAB heal queue-stuck h1 ; mailfleet flush --all
 Logs: $RUN/collector.log, $RUN/agent-h*.log, and each host's mail log under /var/lib/mailfleet-lab.
 Stop everything: deploy/quickstart.sh down   (add --purge to delete the data too)
 EOF
