@@ -16,6 +16,7 @@
 #include "agent/tail/log_sources.h"
 #include "agent/tail/tailer.h"
 #include "agent/uplink/uplink.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -35,6 +36,8 @@ struct AgentConfig {
   std::vector<std::string> log_files;  // in addition to the defaults
   bool default_logs = true;
   bool start_at_end = false;
+  std::string auth_probe_file;  // "user:password" for diagnose's auth.dovecot
+  std::vector<std::string> maildir_users;
   std::vector<std::string> forbid;  // risk classes this agent refuses
   std::string service_manager = "auto";
   std::string log_level = "info";
@@ -51,6 +54,8 @@ absl::Status ReadConfigFile(TomlConfig& file, AgentConfig& c) {
   RETURN_IF_ERROR(file.GetBool("logs.defaults", &c.default_logs));
   RETURN_IF_ERROR(file.GetBool("logs.start_at_end", &c.start_at_end));
   RETURN_IF_ERROR(file.GetStrings("actions.forbid", &c.forbid));
+  RETURN_IF_ERROR(file.GetString("diagnose.auth_probe_file", &c.auth_probe_file));
+  RETURN_IF_ERROR(file.GetStrings("diagnose.maildir_users", &c.maildir_users));
   RETURN_IF_ERROR(file.GetString("actions.service_manager", &c.service_manager));
   RETURN_IF_ERROR(file.GetString("log_level", &c.log_level));
   RETURN_IF_ERROR(ReadTlsConfig(file, c.tls));
@@ -76,7 +81,23 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
 
   ActionRunnerOptions action_options{.postfix_config_dir = config.postfix_config_dir,
                                      .dovecot_config = config.dovecot_config,
-                                     .state_dir = config.state_dir};
+                                     .state_dir = config.state_dir,
+                                     .agent_name = config.name,
+                                     .maildir_users = config.maildir_users};
+  if (!config.auth_probe_file.empty()) {
+    auto text = ReadFile(config.auth_probe_file, 4096);
+    if (!text.ok())
+      return absl::InvalidArgumentError(
+          fmt::format("diagnose.auth_probe_file: {}", text.status().message()));
+    std::string line = text->substr(0, text->find('\n'));
+    size_t colon = line.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(fmt::format(
+          "diagnose.auth_probe_file {}: write one line, user:password", config.auth_probe_file));
+    }
+    action_options.auth_probe_user = line.substr(0, colon);
+    action_options.auth_probe_password = line.substr(colon + 1);
+  }
   for (const auto& name : config.forbid) {
     auto risk = actions::ParseRisk(name);
     if (!risk.ok())
@@ -224,6 +245,12 @@ int main(int argc, char** argv) {
                "On the very first start, skip what the files hold already [logs.start_at_end]");
   app.add_option("--log-level", config.log_level,
                  "trace, debug, info, warn, error (default info) [log_level]");
+  app.add_option("--auth-probe-file", config.auth_probe_file,
+                 "File with one line user:password: a test account diagnose logs in with "
+                 "(auth.dovecot) [diagnose.auth_probe_file]");
+  app.add_option("--maildir-user", config.maildir_users,
+                 "A user whose Maildir diagnose checks (repeatable; default: a sample of the "
+                 "userdb) [diagnose.maildir_users]");
   app.add_option("--forbid-actions", config.forbid,
                  "Refuse actions of this risk class, whoever asks: change or destructive "
                  "(repeatable) [actions.forbid]");

@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "cli/client.h"
 #include "cli/config_command.h"
+#include "cli/diagnose_command.h"
 #include "cli/fleet_command.h"
 #include "cli/format.h"
 #include "cli/logs_command.h"
@@ -349,6 +350,34 @@ int main(int argc, char** argv) {
   auto* cache_flush = auth->add_subcommand("cache-flush", "doveadm auth cache flush on each host");
   add_hosts(cache_flush);
 
+  DiagnoseCliOptions diagnose_options;
+  auto* diagnose = app.add_subcommand(
+      "diagnose",
+      "The troubleshooting guide on every host at once: services, queue, logs, ports, SMTP, "
+      "routes, firewall, DNS, auth, Maildirs, configuration, disk, and fleet reachability and "
+      "config drift. Exit 0 all ok, 1 some warn, 2 some fail, 3 could not run");
+  diagnose->add_option("--host", diagnose_options.targets.hosts, "This host (repeatable)");
+  diagnose->add_flag("--all", diagnose_options.targets.all, "Every host (the default)");
+  diagnose->add_option("--check", diagnose_options.checks,
+                       "Only this check, or a family ending in '.' (dns.) (repeatable)");
+  diagnose->add_option("--queue-warn", diagnose_options.queue_warn,
+                       "queue.size warns from this many messages (default 50)");
+  diagnose->add_option("--queue-fail", diagnose_options.queue_fail,
+                       "queue.size fails from this many (default 500)");
+  diagnose->add_option("--age-warn", diagnose_options.age_warn,
+                       "queue.age warns when the oldest deferred message is older (default 1h)");
+  diagnose->add_option("--age-fail", diagnose_options.age_fail, "queue.age fails (default 4h)");
+  diagnose->add_option("--log-window", diagnose_options.log_window,
+                       "logs.errors looks this far back (default 15m)");
+  diagnose->add_option("--timeout", diagnose_options.timeout,
+                       "Seconds each host may take (default 60)");
+  diagnose->add_flag("--changes", diagnose_options.changes,
+                     "Also show what changed since the previous diagnose run");
+  diagnose->add_flag(
+      "--json", diagnose_options.json,
+      "{\"hosts\":[{\"host\",\"checks\":[{\"id\",\"status\",\"summary\",\"evidence\","
+      "\"remedy\"}]}],\"fleet\":[...]}");
+
   AuditOptions audit_options;
   auto* audit = app.add_subcommand(
       "audit", "Every command sent to the fleet: who, what, which hosts, when, and the result");
@@ -380,6 +409,7 @@ int main(int argc, char** argv) {
   }
   if (*service) return RunService(config, service_name, service_op, action_targets, rollout);
   if (*audit) return RunAudit(config, audit_options);
+  if (*diagnose) return RunDiagnose(config, diagnose_options);
   if (*snapshot) return RunConfigSnapshot(config, config_options);
   if (*diff) return RunConfigDiff(config, config_options);
   if (*restore) return RunConfigRestore(config, config_options);

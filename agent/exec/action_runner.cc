@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "agent/exec/checks.h"
 #include "agent/exec/queue.h"
 #include "common/absl_fmt.h"
 #include "common/files.h"
@@ -214,6 +216,7 @@ class ActionRunner::Run_ {
     if (action == "queue.delete") return Postsuper("-d", "deleted", nullptr);
     if (action == "service.postfix") return PostfixService(command_.params().at("op"));
     if (action == "service.dovecot") return DovecotService(command_.params().at("op"));
+    if (action == "diagnose") return Diagnose();
     if (action == "config.snapshot") return Snapshot();
     if (action == "config.restore") {
       RETURN_IF_ERROR(RestoreMainCf(command_.params().at("postconf_n")));
@@ -300,6 +303,42 @@ class ActionRunner::Run_ {
     }
     out().set_changed(static_cast<uint32_t>(changed));
     out().set_summary(fmt::format("{} of {} matching messages {}", changed, matched.size(), done));
+    return absl::OkStatus();
+  }
+
+  // --- diagnose -------------------------------------------------------------------------------
+
+  absl::Status Diagnose() {
+    DiagnoseOptions d{.agent_name = options_.agent_name,
+                      .postfix_config_dir = options_.postfix_config_dir,
+                      .dovecot_config = options_.dovecot_config,
+                      .auth_probe_user = options_.auth_probe_user,
+                      .auth_probe_password = options_.auth_probe_password,
+                      .maildir_users = options_.maildir_users};
+    const auto& p = command_.params();
+    auto number = [&](const char* key, int64_t* into) {
+      if (auto it = p.find(key); it != p.end()) *into = std::stoll(it->second);
+    };
+    number("queue_warn", &d.queue_warn);
+    number("queue_fail", &d.queue_fail);
+    number("age_warn", &d.age_warn);
+    number("age_fail", &d.age_fail);
+    if (auto it = p.find("checks"); it != p.end()) {
+      for (const std::string& c : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
+        d.selected.push_back(c);
+    }
+    if (auto it = p.find("peers"); it != p.end()) {
+      for (const std::string& peer : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty()))) {
+        size_t eq = peer.find('=');
+        if (eq != std::string::npos) d.peers.emplace_back(peer.substr(0, eq), peer.substr(eq + 1));
+      }
+    }
+    RunChecks(runner_, clock_, d, &out());
+    std::map<std::string, int> by_status;
+    for (const auto& c : out().checks()) ++by_status[c.status()];
+    out().set_summary(fmt::format("{} checks: {} ok, {} warn, {} fail, {} unknown",
+                                  out().checks_size(), by_status["ok"], by_status["warn"],
+                                  by_status["fail"], by_status["unknown"]));
     return absl::OkStatus();
   }
 

@@ -29,6 +29,12 @@ struct ActionRunnerOptions {
   // Where emergency backups and the debug-logging state live (the agent's state folder);
   // empty: those actions fail saying so.
   std::string state_dir;
+  // For diagnose: this host's fleet name, a test account for auth.dovecot, the users whose
+  // Maildirs to check (empty: sample the userdb).
+  std::string agent_name;
+  std::string auth_probe_user;
+  std::string auth_probe_password;
+  std::vector<std::string> maildir_users;
 };
 
 class ActionRunner {

@@ -4,7 +4,9 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/str_split.h"
 #include "collector/server/control_service.h"
+#include "collector/server/fleet_checks.h"
 #include "common/absl_fmt.h"
 #include "common/actions/actions.h"
 #include "common/grpc_status.h"
@@ -98,12 +100,35 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
     }
   }
 
+  // diagnose: each agent probes its peers' port 25 (fleet.reachability), by address.
+  const bool diagnose = request->action() == "diagnose";
+  mailfleet::v1::CommandRequest effective = *request;
+  if (diagnose && !effective.params().contains("peers")) {
+    std::vector<std::string> peers;
+    for (const auto& h : *known) {
+      if (h.connected && !h.inventory.addresses().empty()) {
+        peers.push_back(fmt::format("{}={}", h.name, h.inventory.addresses(0)));
+      }
+    }
+    (*effective.mutable_params())["peers"] = fmt::format("{}", fmt::join(peers, ","));
+  }
+  std::vector<std::string> selected_checks;
+  if (auto it = effective.params().find("checks"); it != effective.params().end()) {
+    for (const std::string& c : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
+      selected_checks.push_back(c);
+  }
+  int64_t log_window = 900;
+  if (auto it = effective.params().find("log_window"); it != effective.params().end()) {
+    log_window = std::stoll(it->second);
+  }
+  std::vector<HostResult> finished;
+
   // Rollout: the canary alone first, then batches; offline hosts wait or are left out.
   NewCommand command;
   command.requested_by = Requester(context, request->local_user());
   command.risk = std::string(actions::RiskName(*risk));
   command.collector_id = options_.collector_id;
-  command.request = *request;
+  command.request = effective;
   uint32_t timeout = request->timeout_seconds() == 0 ? kDefaultTimeout : request->timeout_seconds();
   command.timeout = std::chrono::seconds(timeout);
   uint32_t ttl =
@@ -143,8 +168,22 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
   std::set<std::string> reported;
   mailfleet::v1::CommandDone done;
   done.set_command_id(*id);
-  auto report = [&](const HostResult& r) {
+  auto report = [&](HostResult r) {
     if (!reported.insert(r.host()).second) return;
+    // logs.errors comes from the stored log lines, which the collector has and the agent not.
+    if (diagnose && r.status() == "ok" && actions::CheckSelected(selected_checks, "logs.errors")) {
+      auto errors =
+          store_.LogErrors(r.host(), TimePoint::clock::now() - std::chrono::seconds(log_window));
+      if (errors.ok()) {
+        *r.mutable_result()->add_checks() = *errors;
+      } else {
+        auto* c = r.mutable_result()->add_checks();
+        c->set_id("logs.errors");
+        c->set_status("unknown");
+        c->set_summary(std::string(errors.status().message()));
+      }
+    }
+    finished.push_back(r);
     if (r.status() == "ok") {
       done.set_ok(done.ok() + 1);
     } else if (Failed(r.status())) {
@@ -227,6 +266,13 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
         if (r.status() == "skipped") report(r);
       }
     }
+  }
+  if (diagnose) {
+    auto fleet = FleetChecks(finished);
+    std::erase_if(fleet,
+                  [&](const auto& c) { return !actions::CheckSelected(selected_checks, c.id()); });
+    if (auto s = store_.SetCommandFleet(*id, fleet); !s.ok()) return ToGrpcStatus(s);
+    for (auto& c : fleet) *done.add_fleet() = std::move(c);
   }
   CommandEvent last;
   *last.mutable_done() = done;

@@ -11,6 +11,7 @@
 #include "collector/store/pg_store_internal.h"
 #include "common/absl_fmt.h"
 #include "common/status_macros.h"
+#include "fmt/ranges.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
@@ -317,6 +318,67 @@ absl::StatusOr<std::vector<mailfleet::v1::HostResult>> PgStore::CommandTargets(i
   return out;
 }
 
+absl::Status PgStore::SetCommandFleet(int64_t command_id,
+                                      const std::vector<mailfleet::v1::CheckResult>& fleet) {
+  mailfleet::v1::CommandDone holder;
+  for (const auto& c : fleet) *holder.add_fleet() = c;
+  ASSIGN_OR_RETURN(std::string json, ToJson(holder));
+  return WithConnection("recording fleet checks", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params("UPDATE commands SET fleet = $2::jsonb WHERE id = $1", command_id, json);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<mailfleet::v1::CheckResult> PgStore::LogErrors(const std::string& host,
+                                                              TimePoint since) {
+  mailfleet::v1::CheckResult check;
+  check.set_id("logs.errors");
+  RETURN_IF_ERROR(WithConnection("counting log errors", [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto counts = tx.exec_params1(
+        "SELECT count(*) FILTER (WHERE severity = 'warning'), "
+        "count(*) FILTER (WHERE severity = 'error'), count(*) FILTER (WHERE severity = 'fatal'), "
+        "count(*) FILTER (WHERE severity = 'panic') FROM events "
+        "WHERE host = $1 AND time >= to_timestamp($2::bigint / 1e6) AND severity <> 'info'",
+        host, ToMicros(since));
+    int64_t warnings = counts[0].as<int64_t>(), errors = counts[1].as<int64_t>(),
+            fatals = counts[2].as<int64_t>(), panics = counts[3].as<int64_t>();
+    // The message after "program[pid]: " (and a queue id), grouped.
+    auto top = tx.exec_params(
+        "SELECT severity, left(regexp_replace(raw, '^.*?\\]: ([0-9A-Za-z]+: )?', ''), 160) AS m, "
+        "count(*) FROM events WHERE host = $1 AND time >= to_timestamp($2::bigint / 1e6) "
+        "AND severity <> 'info' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 3",
+        host, ToMicros(since));
+    std::vector<std::string> lines;
+    for (const auto& row : top) {
+      lines.push_back(fmt::format("{}x {}: {}", row[2].as<int64_t>(), row[0].as<std::string>(),
+                                  row[1].as<std::string>()));
+    }
+    int64_t minutes =
+        std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now() - since)
+            .count();
+    check.set_summary(fmt::format("last {} min: {} warnings, {} errors, {} fatal, {} panic",
+                                  minutes, warnings, errors, fatals, panics));
+    check.set_evidence(lines.empty() ? "the stored log lines of the host"
+                                     : fmt::format("top: {}", fmt::join(lines, " | ")));
+    if (fatals + panics > 0) {
+      check.set_status("fail");
+      check.set_remedy(
+          "Read the fatal lines (`mailfleet logs --host HOST --grep fatal --since 1h`): a daemon "
+          "stopped; fix what it names, then restart the service");
+    } else if (errors > 0 || warnings >= 50) {
+      check.set_status("warn");
+      check.set_remedy("Read the top messages (`mailfleet logs --host HOST --grep warning`)");
+    } else {
+      check.set_status("ok");
+    }
+    return absl::OkStatus();
+  }));
+  return check;
+}
+
 absl::StatusOr<mailfleet::v1::AuditResponse> PgStore::Audit(
     const mailfleet::v1::AuditRequest& request) {
   mailfleet::v1::AuditResponse response;
@@ -332,7 +394,7 @@ absl::StatusOr<mailfleet::v1::AuditResponse> PgStore::Audit(
     pqxx::read_transaction tx(c);
     auto commands = tx.exec_params(
         "SELECT c.id, (extract(epoch from c.created_at) * 1000000)::bigint, c.requested_by, "
-        "c.action, c.risk, c.request::text FROM commands c "
+        "c.action, c.risk, c.request::text, coalesce(c.fleet::text, '') FROM commands c "
         "WHERE c.created_at >= to_timestamp($1::bigint / 1e6) "
         "AND c.created_at < to_timestamp($2::bigint / 1e6) "
         "AND ($3 = '' OR c.action = $3 OR ($4 AND starts_with(c.action, $3))) "
@@ -352,6 +414,11 @@ absl::StatusOr<mailfleet::v1::AuditResponse> PgStore::Audit(
       e->set_action(row[3].as<std::string>());
       e->set_risk(row[4].as<std::string>());
       RETURN_IF_ERROR(FromJson(row[5].as<std::string>(), e->mutable_request()));
+      if (std::string fleet = row[6].as<std::string>(); !fleet.empty()) {
+        mailfleet::v1::CommandDone holder;
+        RETURN_IF_ERROR(FromJson(fleet, &holder));
+        *e->mutable_fleet() = holder.fleet();
+      }
       ids.push_back(std::to_string(e->command_id()));
       by_id[e->command_id()] = e;
     }

@@ -64,6 +64,10 @@ class PgStore final : public Store {
       int64_t command_id) override;
   absl::StatusOr<mailfleet::v1::AuditResponse> Audit(
       const mailfleet::v1::AuditRequest& request) override;
+  absl::StatusOr<mailfleet::v1::CheckResult> LogErrors(const std::string& host,
+                                                       TimePoint since) override;
+  absl::Status SetCommandFleet(int64_t command_id,
+                               const std::vector<mailfleet::v1::CheckResult>& fleet) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,
                                                        NotifyFn fn) override;
 

@@ -139,6 +139,13 @@ class Store {
       int64_t command_id) = 0;
   virtual absl::StatusOr<mailfleet::v1::AuditResponse> Audit(
       const mailfleet::v1::AuditRequest& request) = 0;
+  // logs.errors for diagnose: the host's warning/error/fatal/panic lines since `since`, with
+  // the most frequent messages.
+  virtual absl::StatusOr<mailfleet::v1::CheckResult> LogErrors(const std::string& host,
+                                                               TimePoint since) = 0;
+  // Keeps a diagnose run's fleet checks with the command.
+  virtual absl::Status SetCommandFleet(int64_t command_id,
+                                       const std::vector<mailfleet::v1::CheckResult>& fleet) = 0;
   // Listens on the channels until the Subscription is destroyed; fn runs on its thread.
   virtual absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,
                                                                NotifyFn fn) = 0;

@@ -79,6 +79,29 @@ absl::Status CheckDiffPurpose(std::string_view value) {
       fmt::format("'{}' is not a snapshot purpose; the only one is 'diff'", Shown(value)));
 }
 
+// "service.,dns.mx": check ids or families (ending in '.'), comma-separated.
+absl::Status CheckCheckList(std::string_view value) {
+  bool ok =
+      !value.empty() && value.size() <= 500 && std::all_of(value.begin(), value.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || c == '.' || c == '_' || c == ',';
+      });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format(
+      "'{}' is not a list of check ids (service.postfix,dns.) separated by commas", Shown(value)));
+}
+
+// "h1=198.18.0.11,h2=2001:db8::2": fleet peers to probe, name=address.
+absl::Status CheckPeerAddresses(std::string_view value) {
+  bool ok = value.size() <= 20000 && std::all_of(value.begin(), value.end(), [](char c) {
+              return IsAlnum(c) || std::string_view(".-_=:,").find(c) != std::string_view::npos;
+            });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is not a list of name=address peers", Shown(value)));
+}
+
+absl::Status CheckCount(std::string_view value) { return CheckNumber(value, 1, 100000000); }
+
 absl::Status CheckTtl(std::string_view value) { return CheckNumber(value, 1, 86400); }
 absl::Status CheckLevel(std::string_view value) { return CheckNumber(value, 1, 9); }
 
@@ -207,6 +230,20 @@ const std::vector<Spec>& Specs() {
       {{"debug.off", "end the verbose logging debug.on started", false},
        Risk::kChange,
        {{"service", CheckDebugService}},
+       {},
+       NoFilter},
+      {{"diagnose",
+        "the troubleshooting guide's checks on the host: services, queue, ports, SMTP, routes, "
+        "firewall, DNS, auth, Maildirs, configuration, disk",
+        false},
+       Risk::kRead,
+       {{"checks", CheckCheckList},
+        {"peers", CheckPeerAddresses},
+        {"queue_warn", CheckCount},
+        {"queue_fail", CheckCount},
+        {"age_warn", CheckCount},
+        {"age_fail", CheckCount},
+        {"log_window", CheckCount}},
        {},
        NoFilter},
       {{"config.snapshot", "postconf -n, master.cf and doveconf -n, kept by the collector", false},
@@ -359,6 +396,14 @@ absl::Status ValidatePostconfText(std::string_view text) {
   if (!parsed.ok()) return parsed.status();
   if (parsed->empty()) return absl::InvalidArgumentError("the postconf -n text sets nothing");
   return absl::OkStatus();
+}
+
+bool CheckSelected(const std::vector<std::string>& selected, std::string_view id) {
+  if (selected.empty()) return true;
+  for (const auto& s : selected) {
+    if (s == id || (!s.empty() && s.back() == '.' && id.starts_with(s))) return true;
+  }
+  return false;
 }
 
 absl::Status ValidateQueueName(std::string_view name) {

@@ -49,6 +49,10 @@ absl::Status ValidateAddressOrDomain(std::string_view what, std::string_view val
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePostconfN(
     std::string_view text);
 absl::Status ValidatePostconfText(std::string_view text);
+// Whether diagnose's check `id` is among `selected` (ids, or families ending in '.' such as
+// "dns."); an empty selection selects every check.
+bool CheckSelected(const std::vector<std::string>& selected, std::string_view id);
+
 // One of Postfix's queues: incoming, active, deferred, hold, corrupt, maildrop.
 absl::Status ValidateQueueName(std::string_view name);
 

@@ -67,7 +67,10 @@ fleet_start_agent() {
   local POSTFIX_CONFIG_DIR DOVECOT_CONFIG STATE_DIR
   eval "$(echo "$paths" | grep -E '^(POSTFIX_CONFIG_DIR|DOVECOT_CONFIG|STATE_DIR)=')"
   mkdir -p "$RUN"
+  # A lab user as diagnose's test account (auth.dovecot).
+  [ -f "$RUN/auth-probe" ] || (umask 077 && echo "alice:alice-pass" > "$RUN/auth-probe")
   "$LAB" exec "$host" "$BIN/mailfleet-agent" --name "$host" --collector "198.18.0.1:$PORT" \
+    --auth-probe-file "$RUN/auth-probe" \
     --postfix-config-dir "$POSTFIX_CONFIG_DIR" --dovecot-config "$DOVECOT_CONFIG" \
     --state-dir "$STATE_DIR" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/$host.crt" \
     --tls-key "$PKI/$host.key" "$@" </dev/null >>"$RUN/agent-$host.log" 2>&1 &
