@@ -324,11 +324,13 @@ class ActionRunner::Run_ {
     number("age_warn", &d.age_warn);
     number("age_fail", &d.age_fail);
     if (auto it = p.find("checks"); it != p.end()) {
-      for (const std::string& c : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
+      for (const std::string& c :
+           std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
         d.selected.push_back(c);
     }
     if (auto it = p.find("peers"); it != p.end()) {
-      for (const std::string& peer : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty()))) {
+      for (const std::string& peer :
+           std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty()))) {
         size_t eq = peer.find('=');
         if (eq != std::string::npos) d.peers.emplace_back(peer.substr(0, eq), peer.substr(eq + 1));
       }

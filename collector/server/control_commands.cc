@@ -114,7 +114,8 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
   }
   std::vector<std::string> selected_checks;
   if (auto it = effective.params().find("checks"); it != effective.params().end()) {
-    for (const std::string& c : std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
+    for (const std::string& c :
+         std::vector<std::string>(absl::StrSplit(it->second, ',', absl::SkipEmpty())))
       selected_checks.push_back(c);
   }
   int64_t log_window = 900;
