@@ -90,6 +90,106 @@ check "hosts --json: h1..h3 with their address, Postfix 3.7.x and Dovecot 2.3.x"
 table_has_three() { test "$(fleet_cli hosts | grep -c ' connected ')" -eq 3; }
 check "hosts table lists three connected hosts" table_has_three
 
+# --- diagnose: every lab fault found on its host, and nothing on a healthy fleet ----------------
+# diag_expect WANT HOST CHECKS [OPTIONS...]: `diagnose --json` shows, for HOST, one of CHECKS
+# ("a|b") with status WANT (and a remedy when not ok), and no other host failing those checks.
+# Fleet checks (fleet.*) count when their hosts name HOST.
+diag_expect() {
+  local want=$1 host=$2 checks=$3 out; shift 3
+  out=$(fleet_cli diagnose --json "$@" 2>/dev/null)
+  python3 -c '
+import json, sys
+want, host, checks = sys.argv[1], sys.argv[2], sys.argv[3].split("|")
+doc = json.loads(sys.stdin.read())
+found, others = [], []
+for h in doc["hosts"]:
+    for c in h["checks"]:
+        if c["id"] in checks:
+            if h["host"] == host:
+                found.append(c)
+            elif c["status"] == "fail" and want == "fail":
+                others.append(h["host"] + " " + c["id"])
+for c in doc["fleet"]:
+    if c["id"] in checks and (want != "fail" or host in c.get("hosts", [])):
+        found.append(c)
+ok = any(c["status"] == want and (want == "ok" or c["remedy"]) for c in found)
+if not ok or others:
+    print("want", want, "on", host, "for", checks, "got", [(c["id"], c["status"], c["summary"]) for c in found], "others failing:", others)
+    sys.exit(1)
+' "$want" "$host" "$checks" <<<"$out"
+}
+# healthy_fleet [IGNORED_CHECK]: no warn or fail (but on IGNORED_CHECK) and exit 0 (1 when
+# only the ignored check warns).
+healthy_fleet() {
+  local out rc; out=$(fleet_cli diagnose --json 2>/dev/null); rc=$?
+  python3 -c '
+import json, sys
+ignored = sys.argv[1] if len(sys.argv) > 1 else ""
+doc = json.loads(sys.stdin.read())
+bad = [(h["host"], c["id"], c["status"], c["summary"]) for h in doc["hosts"] for c in h["checks"] if c["status"] in ("warn", "fail") and c["id"] != ignored]
+bad += [("fleet", c["id"], c["status"], c["summary"]) for c in doc["fleet"] if c["status"] in ("warn", "fail")]
+unreachable = [h["host"] for h in doc["hosts"] if not h["reachable"]]
+if bad or unreachable or len(doc["hosts"]) != 3 or len(doc["fleet"]) != 2:
+    print(bad, unreachable); sys.exit(1)
+' "$@" <<<"$out" && { [ "$rc" -eq 0 ] || { [ $# -gt 0 ] && [ "$rc" -eq 1 ]; }; } || { echo "exit $rc"; return 1; }
+}
+check "diagnose on the healthy fleet: no fail, no warn, exit 0" within 20 healthy_fleet
+diag_matrix() { fleet_cli diagnose 2>/dev/null | grep -q '^service.postfix  *ok  *ok  *ok$'; }
+check "diagnose prints the checks x hosts matrix" diag_matrix
+
+"$LAB" fault postfix-stopped h2 >/dev/null
+check "diagnose: postfix stopped on h2 -> service.postfix fails there" diag_expect fail h2 service.postfix
+"$LAB" heal postfix-stopped h2 >/dev/null
+check "diagnose: after heal service.postfix ok on h2" within 10 diag_expect ok h2 service.postfix --check service.postfix
+"$LAB" fault dovecot-stopped h3 >/dev/null
+check "diagnose: dovecot stopped on h3 -> service.dovecot" diag_expect fail h3 service.dovecot
+"$LAB" heal dovecot-stopped h3 >/dev/null
+check "diagnose: after heal service.dovecot ok on h3" within 10 diag_expect ok h3 service.dovecot --check service.
+"$LAB" fault port25-blocked h2 >/dev/null
+check "diagnose: port 25 blocked on h2 -> fleet.reachability names h2" diag_expect fail h2 fleet.reachability
+check "diagnose: ... and smtp.relay fails on the upstream host h1" diag_expect fail h1 smtp.relay
+check "diagnose: ... and firewall.mail_ports fails on h2" diag_expect fail h2 firewall.mail_ports
+"$LAB" heal port25-blocked h2 >/dev/null
+check "diagnose: after heal reachability ok" within 10 diag_expect ok h2 fleet.reachability --check fleet.reachability
+"$LAB" fault dns-broken h2 >/dev/null
+check "diagnose: DNS broken on h2 -> dns.resolvers" diag_expect fail h2 "dns.resolvers|dns.forward|dns.mx|dns.ptr" --check dns.
+"$LAB" heal dns-broken h2 >/dev/null
+check "diagnose: after heal dns ok on h2" within 10 diag_expect ok h2 dns.resolvers --check dns.
+"$LAB" fault bad-relayhost h3 >/dev/null
+"$LAB" send h3 bob@h1.lab.test --subject relay >/dev/null
+check "diagnose: bad relayhost on h3 -> smtp.relay or config.postfix" diag_expect fail h3 "smtp.relay|config.postfix"
+queue_grows() { [ "$("$LAB" exec h3 postqueue -c "$MFLAB_ROOT/h3/postfix" -j | wc -l)" -gt 0 ]; }
+check "diagnose: ... and h3's queue grows" within 10 queue_grows
+"$LAB" heal bad-relayhost h3 >/dev/null
+"$LAB" exec h3 postqueue -c "$MFLAB_ROOT/h3/postfix" -f
+check "diagnose: after heal smtp.relay ok on h3" within 10 diag_expect ok h3 smtp.relay --check smtp.relay
+"$LAB" fault maildir-perms h3 >/dev/null
+check "diagnose: Maildir permissions on h3 -> mailbox.maildir" diag_expect fail h3 mailbox.maildir
+"$LAB" heal maildir-perms h3 >/dev/null
+check "diagnose: after heal mailbox.maildir ok on h3" diag_expect ok h3 mailbox.maildir --check mailbox.maildir
+"$LAB" fault auth-broken h2 >/dev/null
+check "diagnose: auth broken on h2 -> auth.dovecot" diag_expect fail h2 auth.dovecot
+"$LAB" heal auth-broken h2 >/dev/null
+check "diagnose: after heal auth.dovecot ok on h2" within 10 diag_expect ok h2 auth.dovecot --check auth.dovecot
+"$LAB" fault queue-stuck h1 >/dev/null
+"$LAB" send h1 alice@h3.lab.test --count 3 --subject stuck-diag >/dev/null
+stuck_found() { diag_expect fail h1 "queue.size|queue.age" --queue-warn 1 --queue-fail 3; }
+check "diagnose: queue stuck on h1 -> queue.size" within 15 stuck_found
+"$LAB" heal queue-stuck h1 >/dev/null
+"$LAB" exec h1 postqueue -c "$MFLAB_ROOT/h1/postfix" -f
+check "diagnose: after heal and flush queue.size ok on h1" within 15 diag_expect ok h1 queue.size --check queue.size
+"$LAB" fault postfix-stopped h1 >/dev/null
+"$LAB" fault auth-broken h3 >/dev/null
+check "diagnose: two faults at once: service.postfix on h1 ..." diag_expect fail h1 service.postfix
+check "diagnose: ... and auth.dovecot on h3" diag_expect fail h3 auth.dovecot
+"$LAB" heal auth-broken h3 >/dev/null
+changes_out=$(fleet_cli diagnose --changes 2>/dev/null)
+check "diagnose --changes: h3 auth.dovecot went from fail to ok since the previous run" grep -q "h3 auth.dovecot: fail -> ok" <<<"$changes_out"
+"$LAB" heal postfix-stopped h1 >/dev/null
+# The faults' own log lines stay in logs.errors' window (15 minutes) for a while.
+check "diagnose: healthy again after every heal (but the faults' log lines)" within 20 healthy_fleet logs.errors
+check "no fault left on after diagnose" test -z "$("$LAB" faults)"
+
 # --- Logs: every line of every host, stored once, searchable -----------------------------------
 hosts_with_message() {  # hosts_with_message ID: how many distinct hosts logged lines for it
   fleet_cli logs --message-id "$1" --json --limit 1000 | grep -o '"host":"h[0-9]"' | sort -u | wc -l
@@ -252,8 +352,8 @@ check "flush: all 16 remaining messages are delivered to their Maildirs" within 
 queues_empty() { queue_is 0 1 deferred && queue_is 0 2 deferred; }
 check "flush: the queues are empty" within 10 queues_empty
 audit_ok() {
-  local out; out=$(fleet_cli audit --since 10m --json) || return 1
-  local a; for a in queue.hold queue.release queue.delete queue.flush queue.list; do
+  local out; out=$(fleet_cli audit --since 30m --action queue. --json) || return 1
+  local a; for a in queue.hold queue.release queue.delete queue.flush; do
     echo "$out" | grep -q "\"action\":\"$a\"" || { echo "no $a in: $out"; return 1; }
   done
   echo "$out" | grep -q '"requested_by":"[^"]*(CN=admin)"' || { echo "no requester: $out"; return 1; }
