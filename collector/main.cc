@@ -109,6 +109,8 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   for (size_t i = 0; i < listen.size(); ++i) {
     builder.AddListeningPort(config.listen[i], credentials, &ports[i]);
   }
+  // Command results (a queue listing, a snapshot) may be larger than gRPC's default 4 MiB.
+  builder.SetMaxReceiveMessageSize(16 << 20);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);

@@ -141,6 +141,20 @@ absl::StatusOr<RunResult> RealProcessRunner::Run(const RunOptions& options) {
       }
     }
   }
+  // Whatever is already in the pipes is the program's output too; a daemon that kept them
+  // may add more, which is dropped (and flagged).
+  for (int i = 0; i < 2 && exited; ++i) {
+    if (fds[i].fd < 0) continue;
+    int flags = fcntl(fds[i].fd, F_GETFL);
+    fcntl(fds[i].fd, F_SETFL, flags | O_NONBLOCK);
+    for (size_t drained = 0; drained < (size_t{64} << 20);) {
+      ssize_t got = read(fds[i].fd, buf, sizeof buf);
+      if (got <= 0) break;
+      drained += static_cast<size_t>(got);
+      Append(i == 0 ? &result.out : &result.err, buf, static_cast<size_t>(got), options.output_cap,
+             &result.truncated);
+    }
+  }
   for (auto& f : fds) {
     if (f.fd >= 0) close(f.fd);
   }

@@ -29,6 +29,7 @@ using mailfleet::v1::QueueMessage;
 
 constexpr size_t kOutputCap = 64 * 1024;
 constexpr int kMessagesCap = 5000;
+constexpr size_t kListingBytes = 3 << 20;  // under gRPC's default 4 MiB message limit
 constexpr std::chrono::seconds kDefaultTimeout{60};
 constexpr std::chrono::seconds kMaxTimeout{600};
 
@@ -65,8 +66,13 @@ int CountPostsuperChanges(std::string_view output) {
 class ActionRunner::Run_ {
  public:
   Run_(ProcessRunner& runner, const Clock& clock, const ActionRunnerOptions& options,
-       const Command& command, absl::Mutex* debug_mu)
-      : runner_(runner), clock_(clock), options_(options), command_(command), debug_mu_(debug_mu) {
+       const Command& command, absl::Mutex* debug_mu, absl::Mutex* change_mu)
+      : runner_(runner),
+        clock_(clock),
+        options_(options),
+        command_(command),
+        debug_mu_(debug_mu),
+        change_mu_(change_mu) {
     auto timeout = command.timeout_seconds() > 0
                        ? std::min<std::chrono::seconds>(
                              std::chrono::seconds(command.timeout_seconds()), kMaxTimeout)
@@ -85,6 +91,10 @@ class ActionRunner::Run_ {
           "this agent's policy forbids {} actions such as {} (actions.forbid in its config)",
           actions::RiskName(*risk), command_.action()));
     }
+    // Changes to one host go one at a time (two postconf -e on main.cf must not interleave);
+    // reading runs beside them.
+    std::optional<absl::MutexLock> change_lock;
+    if (*risk != actions::Risk::kRead) change_lock.emplace(change_mu_);
     absl::Status done = Dispatch();
     if (failure_) {
       result_.set_status(failure_->status);
@@ -184,8 +194,11 @@ class ActionRunner::Run_ {
       matched.push_back(std::move(m));
     }
     out().set_matched(static_cast<uint32_t>(matched.size()));
+    // The listing travels in one message: at most kMessagesCap messages and kListingBytes.
+    size_t bytes = 0;
     for (const auto& m : matched) {
-      if (out().messages_size() >= kMessagesCap) {
+      bytes += m.ByteSizeLong() + 8;
+      if (out().messages_size() >= kMessagesCap || bytes > kListingBytes) {
         out().set_messages_truncated(true);
         break;
       }
@@ -675,13 +688,15 @@ class ActionRunner::Run_ {
   void ExpireDebug() {
     if (options_.state_dir.empty()) return;
     std::string path = options_.state_dir + "/debug-state";
+    absl::MutexLock change(change_mu_);  // main.cf is not edited by two at once
     absl::MutexLock lock(debug_mu_);
     auto state = LoadDebugState(path);
     if (state.empty()) return;
     int64_t now = NowSeconds();
     for (const char* s : {"postfix", "dovecot"}) {
       auto it = state.find(std::string(s) + "_until");
-      if (it == state.end() || std::stoll(it->second) > now) continue;
+      // A state file damaged by hand reads as 0: the debug settings are reverted now.
+      if (it == state.end() || std::strtoll(it->second.c_str(), nullptr, 10) > now) continue;
       absl::Status reverted = RevertDebug(state, s);
       if (reverted.ok()) {
         spdlog::info("debug logging for {} ended: its time was up", s);
@@ -759,6 +774,7 @@ class ActionRunner::Run_ {
   const ActionRunnerOptions& options_;
   const Command& command_;
   absl::Mutex* const debug_mu_;
+  absl::Mutex* const change_mu_;
   std::chrono::steady_clock::time_point deadline_;
   CommandResult result_;
   std::optional<Failure> failure_;
@@ -768,14 +784,14 @@ ActionRunner::ActionRunner(ProcessRunner& runner, const Clock& clock, ActionRunn
     : runner_(runner), clock_(clock), options_(std::move(options)) {}
 
 CommandResult ActionRunner::Run(const Command& command) {
-  return Run_(runner_, clock_, options_, command, &debug_mu_).Finish();
+  return Run_(runner_, clock_, options_, command, &debug_mu_, &change_mu_).Finish();
 }
 
 void ActionRunner::RevertExpiredDebug() {
   Command command;
   command.set_command_id("debug-expiry");
   command.set_action("debug.expire");
-  Run_ run(runner_, clock_, options_, command, &debug_mu_);
+  Run_ run(runner_, clock_, options_, command, &debug_mu_, &change_mu_);
   run.ExpireDebug();
 }
 

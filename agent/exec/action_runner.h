@@ -58,7 +58,8 @@ class ActionRunner {
   ProcessRunner& runner_;
   const Clock& clock_;
   const ActionRunnerOptions options_;
-  absl::Mutex debug_mu_;  // one debug change at a time
+  absl::Mutex debug_mu_;   // one debug change at a time
+  absl::Mutex change_mu_;  // one changing action at a time
 };
 
 // postsuper's "Placed on hold: 3 messages" style summary lines, summed: how many messages a

@@ -711,11 +711,24 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
                           "`doveconf -n` and Dovecot's log say why"));
   }
   if (want("queue.size") || want("queue.age")) {
-    RunResult q = run({"postqueue", "-c", o.postfix_config_dir, "-j"});
-    auto messages = q.ok() && !q.truncated
-                        ? ParsePostqueueJson(q.out)
-                        : absl::StatusOr<std::vector<mailfleet::v1::QueueMessage>>(
-                              absl::UnavailableError(q.Describe()));
+    // A stuck queue is exactly when the listing is long: read up to 256 MiB of it.
+    auto listed = runner.Run({.argv = {"postqueue", "-c", o.postfix_config_dir, "-j"},
+                              .timeout = std::chrono::seconds(30),
+                              .output_cap = size_t{256} << 20});
+    RunResult q;
+    if (listed.ok()) {
+      q = *std::move(listed);
+    } else {
+      q.exit_code = 127;
+      q.err = std::string(listed.status().message());
+    }
+    if (q.truncated) {
+      // More than the cap holds is a queue far past any threshold.
+      q.out = q.out.substr(0, q.out.rfind('\n') + 1);
+    }
+    auto messages = q.ok() ? ParsePostqueueJson(q.out)
+                           : absl::StatusOr<std::vector<mailfleet::v1::QueueMessage>>(
+                                 absl::UnavailableError(q.Describe()));
     int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
     for (auto& c : messages.ok()
@@ -904,8 +917,18 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
   if (want("smtp.local")) {
     std::vector<std::string> own = LocalAddresses(false);
     std::string iface = pf["inet_interfaces"];
+    // Where Postfix promises to listen: a named inet_interfaces address, else this host's
+    // first address (all), else loopback.
     std::string target =
         iface == "loopback-only" || iface == "localhost" || own.empty() ? "127.0.0.1" : own[0];
+    for (const std::string& a : Fields(iface, ", \t")) {
+      if (a == "all" || a == "loopback-only" || a.find('$') != std::string::npos) continue;
+      auto resolved = Resolve(a);
+      if (!resolved.empty()) {
+        target = resolved[0];
+        break;
+      }
+    }
     SmtpProbe p =
         ProbeSmtp(target, target, 25, "mailfleet-diagnose." + o.agent_name, o.probe_timeout);
     std::string evidence =
@@ -1040,6 +1063,7 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
                              "auth cache-flush` after a fix"));
     }
   }
+  std::string mail_store;  // the folder holding the users' homes, for resources.disk
   if (want("mailbox.maildir")) {
     std::string location = dove("mail_location");
     std::vector<std::string> users = o.maildir_users;
@@ -1049,7 +1073,7 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
         if (users.size() < 20) users.push_back(Trim(u));
       }
     }
-    std::vector<std::string> good, bad, fresh;
+    std::vector<std::string> good, bad, fresh, unresolved;
     if (!location.starts_with("maildir:")) {
       add(MakeCheck("mailbox.maildir", "ok", "mail_location is not a Maildir",
                     "mail_location = " + location, ""));
@@ -1065,13 +1089,23 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
         RunResult info = run({"doveadm", "-c", o.dovecot_config, "user", "-f", "home", u});
         RunResult uid_run = run({"doveadm", "-c", o.dovecot_config, "user", "-f", "uid", u});
         std::string home = Trim(info.out);
+        if (mail_store.empty() && !home.empty()) mail_store = home.substr(0, home.rfind('/'));
         std::string path = pattern;
         if (path.starts_with("~")) path = home + path.substr(1);
+        size_t at_sign = u.find('@');
+        std::string local = u.substr(0, at_sign);
+        std::string domain = at_sign == std::string::npos ? "" : u.substr(at_sign + 1);
         for (auto [from, to] :
-             {std::pair{"%u", u}, std::pair{"%n", u.substr(0, u.find('@'))},
-              std::pair{"%Ln", absl::AsciiStrToLower(u.substr(0, u.find('@')))}}) {
+             {std::pair{"%Lu", absl::AsciiStrToLower(u)},
+              std::pair{"%Ln", absl::AsciiStrToLower(local)},
+              std::pair{"%Ld", absl::AsciiStrToLower(domain)}, std::pair{"%u", u},
+              std::pair{"%n", local}, std::pair{"%d", domain}, std::pair{"%h", home}}) {
           for (size_t at; (at = path.find(from)) != std::string::npos;)
             path.replace(at, std::strlen(from), to);
+        }
+        if (path.find('%') != std::string::npos) {
+          unresolved.push_back(fmt::format("{} ({})", u, path));
+          continue;
         }
         struct stat st;
         if (stat(path.c_str(), &st) != 0) {
@@ -1098,12 +1132,20 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
           fmt::format("mail_location = {}; {}{}{}", location, Join(good, "; "),
                       bad.empty() ? "" : "; " + Join(bad, "; "),
                       fresh.empty() ? "" : fmt::format("; not created yet: {}", Join(fresh)));
-      add(bad.empty() ? MakeCheck("mailbox.maildir", "ok",
-                                  fmt::format("{} Maildir(s) in order", good.size()), evidence, "")
-                      : MakeCheck("mailbox.maildir", "fail", Join(bad, "; "), evidence,
-                                  "Permission denied (guide's matrix): fix ownership with chown "
-                                  "USER:GROUP and permissions with chmod 700 on the Maildir; "
-                                  "create new/ cur/ tmp/ if missing"));
+      if (bad.empty() && good.empty() && !unresolved.empty()) {
+        add(MakeCheck("mailbox.maildir", "unknown",
+                      fmt::format("mail_location has variables this check does not expand: {}",
+                                  Join(unresolved)),
+                      evidence, "List the users to check with diagnose.maildir_users"));
+      } else if (bad.empty()) {
+        add(MakeCheck("mailbox.maildir", "ok", fmt::format("{} Maildir(s) in order", good.size()),
+                      evidence, ""));
+      } else {
+        add(MakeCheck("mailbox.maildir", "fail", Join(bad, "; "), evidence,
+                      "Permission denied (guide's matrix): fix ownership with chown USER:GROUP "
+                      "and permissions with chmod 700 on the Maildir; create new/ cur/ tmp/ if "
+                      "missing"));
+      }
     }
   }
   if (want("config.postfix")) {
@@ -1138,7 +1180,18 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
   }
   if (want("resources.disk")) {
     std::vector<std::string> parts, low, very_low;
+    if (mail_store.empty()) {
+      // Not found by mailbox.maildir: the first user's home, via the userdb.
+      RunResult list = run({"doveadm", "-c", o.dovecot_config, "user", "*"});
+      auto users = Fields(list.out, "\n");
+      if (!users.empty()) {
+        std::string home = Trim(
+            run({"doveadm", "-c", o.dovecot_config, "user", "-f", "home", Trim(users[0])}).out);
+        if (!home.empty()) mail_store = home.substr(0, home.rfind('/'));
+      }
+    }
     std::vector<std::string> paths = {pf["queue_directory"]};
+    if (!mail_store.empty() && mail_store != pf["queue_directory"]) paths.push_back(mail_store);
     for (const auto& p : paths) {
       struct statvfs v;
       if (p.empty() || statvfs(p.c_str(), &v) != 0) continue;

@@ -85,37 +85,47 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     }
   }
 
+  // Writes and reads run side by side, but only the read chain (a read, its handler, the
+  // store task it posted, the next read) ever calls Finish: a failed write cancels the call,
+  // which ends the read chain, so the Stream is never deleted under a pending task.
   void OnWriteDone(bool ok) override {
     const CollectorMessage* next = nullptr;
     std::optional<grpc::Status> finish;
+    bool cancel = false;
     {
       absl::MutexLock lock(&write_mu_);
       outbox_.pop_front();
-      if (!ok && !finish_wanted_) {
-        finish_wanted_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the agent failed");
+      if (!ok) {
+        broken_ = true;
+        outbox_.clear();
+        cancel = true;
       }
-      if (finish_wanted_) {
+      if (finish_wanted_ && !finished_) {
+        // The read chain asked to finish while this write was in flight.
         writing_ = false;
-        if (!finished_) {
-          finished_ = true;
-          finish = finish_wanted_;
-        }
-      } else if (!outbox_.empty()) {
+        finished_ = true;
+        finish = finish_wanted_;
+      } else if (!broken_ && !outbox_.empty()) {
         next = &outbox_.front();
       } else {
         writing_ = false;
       }
     }
-    if (finish) Finish(*finish);
+    if (finish) {
+      Finish(*finish);
+      return;
+    }
+    if (cancel) context_->TryCancel();
     if (next != nullptr) StartWrite(next);
   }
 
-  // Queues a message for the agent; thread-safe. Dropped once the stream is finishing.
-  void Send(CollectorMessage message) {
+  // Queues a message for the agent; thread-safe. False when it cannot go any more (the
+  // stream is finishing or a write failed).
+  bool Send(CollectorMessage message) {
     const CollectorMessage* start = nullptr;
     {
       absl::MutexLock lock(&write_mu_);
-      if (finish_wanted_) return;
+      if (finish_wanted_ || broken_) return false;
       outbox_.push_back(std::move(message));  // deque: references to earlier ones stay valid
       if (!writing_) {
         writing_ = true;
@@ -123,9 +133,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       }
     }
     if (start != nullptr) StartWrite(start);
+    return true;
   }
 
-  // Ends the stream with status once: at once when no write is in flight, else after it.
+  // Ends the stream with status, once; called from the read chain only. At once when no write
+  // is in flight, else when it completes.
   void FinishOnce(grpc::Status status) {
     bool now = false;
     {
@@ -156,10 +168,10 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   }
 
   const std::string& host() const { return session_.host; }
-  void SendCommand(mailfleet::v1::Command command) {
+  bool SendCommand(mailfleet::v1::Command command) {
     CollectorMessage message;
     *message.mutable_command() = std::move(command);
-    Send(std::move(message));
+    return Send(std::move(message));
   }
   void Cancel() { context_->TryCancel(); }
   std::chrono::steady_clock::time_point last_activity() const {
@@ -207,7 +219,6 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     // its newer stream disconnected.
     session_.session_id = fmt::format("{}/{}", hello.session_id(), service_->next_stream_++);
     registered_ = true;
-    service_->Register(this);
     spdlog::info("agent {} connected from {} (postfix {}, dovecot {})", name, session_.peer,
                  hello.inventory().postfix_version(), hello.inventory().dovecot_version());
 
@@ -227,9 +238,12 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       welcome->set_heartbeat_interval_seconds(
           static_cast<uint32_t>(service_->options_.heartbeat_interval.count()));
       Send(std::move(out));
-      StartRead(&in_);
-      // Commands waiting for this host (queued while it was away) can go now.
-      if (service_->on_registered_) service_->on_registered_();
+      // Commands may follow the Welcome now: the dispatcher finds this stream from here on,
+      // and those queued while the host was away go at once.
+      AgentService* service = service_;
+      service->Register(this);
+      if (service->on_registered_) service->on_registered_();
+      StartRead(&in_);  // last: once a read is pending, this Stream may end at any time
     });
   }
 
@@ -312,6 +326,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   bool writing_ ABSL_GUARDED_BY(write_mu_) = false;
   std::optional<grpc::Status> finish_wanted_ ABSL_GUARDED_BY(write_mu_);
   bool finished_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(write_mu_) = false;  // a write failed: the call is cancelled
 };
 
 AgentService::AgentService(Store& store, WorkQueue& queue, const Clock& clock,
@@ -367,8 +382,7 @@ bool AgentService::SendCommand(const std::string& host, mailfleet::v1::Command c
   absl::MutexLock lock(&mu_);
   auto it = by_host_.find(host);
   if (it == by_host_.end()) return false;
-  it->second->SendCommand(std::move(command));
-  return true;
+  return it->second->SendCommand(std::move(command));
 }
 
 size_t AgentService::ConnectedCount() {

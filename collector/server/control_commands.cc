@@ -1,5 +1,8 @@
 // ControlService's commands: RunCommand (record, dispatch through PostgreSQL, stream each
 // host's result) and Audit.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -47,6 +50,29 @@ std::string Requester(grpc::ServerContext* context, const std::string& local_use
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) user += c;
   }
   return user.empty() ? who : fmt::format("{} ({})", user, who);
+}
+
+bool IsAddress(const std::string& text) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+// "ipv4:198.18.0.11:43210" or "ipv6:[2001:db8::5]:43210" (gRPC's peer form) -> the address;
+// "" for anything else (a unix socket, loopback-only tests).
+std::string PeerAddress(const std::string& peer) {
+  std::string address;
+  if (peer.starts_with("ipv4:")) {
+    address = peer.substr(5, peer.rfind(':') - 5);
+  } else if (peer.starts_with("ipv6:[")) {
+    address = peer.substr(6, peer.find(']') - 6);
+  } else if (peer.starts_with("ipv6:%5B")) {  // the brackets URL-encoded
+    address = peer.substr(8, peer.find("%5D") - 8);
+  }
+  if (!address.empty()) {
+    if (address.starts_with("::ffff:")) address = address.substr(7);
+  }
+  bool loopback = address.starts_with("127.") || address == "::1";
+  return IsAddress(address) && !loopback ? address : "";
 }
 
 }  // namespace
@@ -106,9 +132,13 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
   if (diagnose && !effective.params().contains("peers")) {
     std::vector<std::string> peers;
     for (const auto& h : *known) {
-      if (h.connected && !h.inventory.addresses().empty()) {
-        peers.push_back(fmt::format("{}={}", h.name, h.inventory.addresses(0)));
+      if (!h.connected) continue;
+      // The address its stream comes from reaches it; else the first address it reports.
+      std::string address = PeerAddress(h.peer);
+      for (int i = 0; address.empty() && i < h.inventory.addresses_size(); ++i) {
+        if (IsAddress(h.inventory.addresses(i))) address = h.inventory.addresses(i);
       }
+      if (!address.empty()) peers.push_back(fmt::format("{}={}", h.name, address));
     }
     (*effective.mutable_params())["peers"] = fmt::format("{}", fmt::join(peers, ","));
   }
@@ -171,10 +201,23 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
   done.set_command_id(*id);
   auto report = [&](HostResult r) {
     if (!reported.insert(r.host()).second) return;
-    // logs.errors comes from the stored log lines, which the collector has and the agent not.
+    // The stored log lines, which the collector has and the agent not, add logs.errors and
+    // the recent authentication failures to auth.dovecot.
+    auto log_since = TimePoint::clock::now() - std::chrono::seconds(log_window);
+    if (diagnose && r.status() == "ok") {
+      for (auto& c : *r.mutable_result()->mutable_checks()) {
+        if (c.id() != "auth.dovecot") continue;
+        auto failures = store_.AuthFailures(r.host(), log_since);
+        if (failures.ok()) {
+          c.set_evidence(
+              fmt::format("{}; logs, last {} min: {} Dovecot auth failures, {} SASL "
+                          "failures",
+                          c.evidence(), log_window / 60, failures->first, failures->second));
+        }
+      }
+    }
     if (diagnose && r.status() == "ok" && actions::CheckSelected(selected_checks, "logs.errors")) {
-      auto errors =
-          store_.LogErrors(r.host(), TimePoint::clock::now() - std::chrono::seconds(log_window));
+      auto errors = store_.LogErrors(r.host(), log_since);
       if (errors.ok()) {
         *r.mutable_result()->add_checks() = *errors;
       } else {
@@ -235,7 +278,7 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
       if (finished == members.size()) break;
       if (context->IsCancelled()) {
         // The operator went away: what has not started is not started.
-        (void)store_.SettleTargets(*id, {"waiting", "pending"}, "cancelled",
+        (void)store_.SettleTargets(*id, {"waiting", "pending", "queued"}, "cancelled",
                                    "the caller cancelled before it was sent",
                                    TimePoint::clock::now());
         return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
@@ -246,7 +289,7 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
             fmt::format("no result within {} s (a late result is still recorded; see "
                         "`mailfleet audit`)",
                         timeout),
-            TimePoint::clock::now());
+            TimePoint::clock::now(), wave);
         if (!s.ok()) return ToGrpcStatus(s);
         continue;  // read them back as timed out
       }
@@ -257,7 +300,7 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
     }
     if (wave_failed && (request->canary() || request->batch() > 0) && wave + 1 < waves) {
       stopped = true;
-      auto s = store_.SettleTargets(*id, {"waiting"}, "skipped",
+      auto s = store_.SettleTargets(*id, {"waiting", "queued"}, "skipped",
                                     "not run: the rollout stopped at the first failure",
                                     TimePoint::clock::now());
       if (!s.ok()) return ToGrpcStatus(s);

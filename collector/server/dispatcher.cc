@@ -1,5 +1,7 @@
 #include "collector/server/dispatcher.h"
 
+#include <algorithm>
+
 #include "common/absl_fmt.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -75,6 +77,9 @@ void Dispatcher::Claim() {
     spdlog::warn("commands: cannot claim: {}", claimed.status().message());
     return;
   }
+  // In the order they were given: a hold and then a release of the same host stay so.
+  std::sort(claimed->begin(), claimed->end(),
+            [](const Claimed& a, const Claimed& b) { return a.command_id < b.command_id; });
   for (auto& item : *claimed) {
     spdlog::info("command {}: {} to {}", item.command_id, item.command.action(), item.host);
     if (!agents_.SendCommand(item.host, std::move(item.command))) {

@@ -262,15 +262,16 @@ absl::Status PgStore::RecordResult(const std::string& host,
 }
 
 absl::Status PgStore::SettleTargets(int64_t command_id, const std::vector<std::string>& from,
-                                    const std::string& to, const std::string& error,
-                                    TimePoint now) {
+                                    const std::string& to, const std::string& error, TimePoint now,
+                                    int wave) {
   return WithConnection("settling command targets", [&](pqxx::connection& c) {
     pqxx::work tx(c);
     tx.exec_params(
         "UPDATE command_targets SET state = $3, error = $4, "
         "finished_at = to_timestamp($5::bigint / 1e6) "
-        "WHERE command_id = $1 AND state = ANY (string_to_array($2, ' '))",
-        command_id, SpaceJoined(from), to, error, ToMicros(now));
+        "WHERE command_id = $1 AND state = ANY (string_to_array($2, ' ')) "
+        "AND ($6 = -2 OR wave = $6)",
+        command_id, SpaceJoined(from), to, error, ToMicros(now), wave);
     tx.exec_params("SELECT pg_notify($1, $2)", kResultsChannel, std::to_string(command_id));
     tx.commit();
     return absl::OkStatus();
@@ -289,8 +290,19 @@ absl::Status PgStore::ExpireCommands(TimePoint now) {
         "(state = 'sent' AND sent_at + make_interval(secs => timeout_s + 30) <= "
         "to_timestamp($1::bigint / 1e6)) RETURNING command_id",
         ToMicros(now));
+    // Targets whose rollout nobody drives any more (the collector running it went away): a
+    // wave starts within (timeout + grace) of the one before, so past that it never will.
+    auto orphans = tx.exec_params(
+        "UPDATE command_targets t SET state = 'expired', "
+        "finished_at = to_timestamp($1::bigint / 1e6), "
+        "error = 'not sent: the collector running this rollout went away' "
+        "FROM commands c WHERE c.id = t.command_id AND t.state IN ('pending', 'waiting') "
+        "AND c.created_at + make_interval(secs => (t.wave + 1) * (t.timeout_s + 60) + 600) <= "
+        "to_timestamp($1::bigint / 1e6) RETURNING t.command_id",
+        ToMicros(now));
     std::set<int64_t> ids;
     for (const auto& row : rows) ids.insert(row[0].as<int64_t>());
+    for (const auto& row : orphans) ids.insert(row[0].as<int64_t>());
     for (int64_t id : ids) {
       tx.exec_params("SELECT pg_notify($1, $2)", kResultsChannel, std::to_string(id));
     }
@@ -331,6 +343,23 @@ absl::Status PgStore::SetCommandFleet(int64_t command_id,
   });
 }
 
+absl::StatusOr<std::pair<int64_t, int64_t>> PgStore::AuthFailures(const std::string& host,
+                                                                  TimePoint since) {
+  std::pair<int64_t, int64_t> counts;
+  RETURN_IF_ERROR(WithConnection("counting auth failures", [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto row = tx.exec_params1(
+        "SELECT count(*) FILTER (WHERE kind = 'dovecot_auth_failure'), "
+        "count(*) FILTER (WHERE kind = 'sasl_failure') FROM events "
+        "WHERE host = $1 AND time >= to_timestamp($2::bigint / 1e6) "
+        "AND kind IN ('dovecot_auth_failure', 'sasl_failure')",
+        host, ToMicros(since));
+    counts = {row[0].as<int64_t>(), row[1].as<int64_t>()};
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
 absl::StatusOr<mailfleet::v1::CheckResult> PgStore::LogErrors(const std::string& host,
                                                               TimePoint since) {
   mailfleet::v1::CheckResult check;
@@ -347,7 +376,7 @@ absl::StatusOr<mailfleet::v1::CheckResult> PgStore::LogErrors(const std::string&
             fatals = counts[2].as<int64_t>(), panics = counts[3].as<int64_t>();
     // The message after "program[pid]: " (and a queue id), grouped.
     auto top = tx.exec_params(
-        "SELECT severity, left(regexp_replace(raw, '^.*?\\]: ([0-9A-Za-z]+: )?', ''), 160) AS m, "
+        "SELECT severity, left(regexp_replace(raw, '^[^]]*\\]: ([0-9A-Za-z]+: )?', ''), 160) AS m, "
         "count(*) FROM events WHERE host = $1 AND time >= to_timestamp($2::bigint / 1e6) "
         "AND severity <> 'info' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 3",
         host, ToMicros(since));
@@ -425,9 +454,10 @@ absl::StatusOr<mailfleet::v1::AuditResponse> PgStore::Audit(
     auto targets =
         tx.exec_params(fmt::format("SELECT t.command_id, {} FROM command_targets t "
                                    "WHERE t.command_id = ANY (string_to_array($1, ' ')::bigint[]) "
+                                   "AND ($2 = '' OR t.host = ANY (string_to_array($2, ' '))) "
                                    "ORDER BY t.command_id, t.position",
                                    kTargetColumns),
-                       SpaceJoined(ids));
+                       SpaceJoined(ids), SpaceJoined(hosts));
     for (const auto& row : targets) {
       ASSIGN_OR_RETURN(auto r, ReadTarget(row, 1));
       *by_id[row[0].as<int64_t>()]->add_results() = std::move(r);

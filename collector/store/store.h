@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -128,10 +129,12 @@ class Store {
   // that is not awaiting one (settled already, or not this host's) changes nothing.
   virtual absl::Status RecordResult(const std::string& host,
                                     const mailfleet::v1::CommandResult& result, TimePoint now) = 0;
-  // Moves the command's targets in any of `from` states to the final state `to`, with error.
+  // Moves the command's targets in any of `from` states to the final state `to`, with error;
+  // only those of rollout wave `wave` when it is not kAllWaves.
+  static constexpr int kAllWaves = -2;
   virtual absl::Status SettleTargets(int64_t command_id, const std::vector<std::string>& from,
                                      const std::string& to, const std::string& error,
-                                     TimePoint now) = 0;
+                                     TimePoint now, int wave = kAllWaves) = 0;
   // Expires queued targets past their time and times out sent ones with no result.
   virtual absl::Status ExpireCommands(TimePoint now) = 0;
   // Every target of the command with its state now, in rollout order.
@@ -143,6 +146,9 @@ class Store {
   // the most frequent messages.
   virtual absl::StatusOr<mailfleet::v1::CheckResult> LogErrors(const std::string& host,
                                                                TimePoint since) = 0;
+  // Authentication failures the host logged since `since`: Dovecot's, then Postfix SASL's.
+  virtual absl::StatusOr<std::pair<int64_t, int64_t>> AuthFailures(const std::string& host,
+                                                                    TimePoint since) = 0;
   // Keeps a diagnose run's fleet checks with the command.
   virtual absl::Status SetCommandFleet(int64_t command_id,
                                        const std::vector<mailfleet::v1::CheckResult>& fleet) = 0;

@@ -92,7 +92,7 @@ absl::Status CheckCheckList(std::string_view value) {
 
 // "h1=198.18.0.11,h2=2001:db8::2": fleet peers to probe, name=address.
 absl::Status CheckPeerAddresses(std::string_view value) {
-  bool ok = value.size() <= 20000 && std::all_of(value.begin(), value.end(), [](char c) {
+  bool ok = value.size() <= 200000 && std::all_of(value.begin(), value.end(), [](char c) {
               return IsAlnum(c) || std::string_view(".-_=:,").find(c) != std::string_view::npos;
             });
   if (ok) return absl::OkStatus();
