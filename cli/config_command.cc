@@ -6,6 +6,7 @@
 
 #include "cli/format.h"
 #include "cli/time_arg.h"
+#include "common/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -20,15 +21,8 @@ int Fail(const absl::Status& status) {
 }
 
 std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
+  auto views = SplitLines(text);
+  return {views.begin(), views.end()};
 }
 
 // The result of a snapshot command for one host, read back from the audit log.

@@ -16,6 +16,7 @@
 #include "common/files.h"
 #include "common/parse/utf8.h"
 #include "common/status_macros.h"
+#include "common/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "spdlog/spdlog.h"
@@ -44,10 +45,7 @@ struct Failure {
 
 int CountPostsuperChanges(std::string_view output) {
   int total = -1;
-  while (!output.empty()) {
-    size_t nl = output.find('\n');
-    std::string_view line = output.substr(0, nl);
-    output = nl == std::string_view::npos ? std::string_view() : output.substr(nl + 1);
+  for (std::string_view line : SplitLines(output)) {
     // "postsuper: Deleted: 20 messages", "postsuper: Placed on hold: 1 message", ...
     for (std::string_view verb :
          {"Deleted: ", "Placed on hold: ", "Released from hold: ", "Requeued: "}) {
@@ -526,11 +524,7 @@ class ActionRunner::Run_ {
     std::map<std::string, std::string> state;
     auto text = ReadFile(path);
     if (!text.ok()) return state;
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-      size_t nl = rest.find('\n');
-      std::string_view line = rest.substr(0, nl);
-      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    for (std::string_view line : SplitLines(*text)) {
       size_t eq = line.find('=');
       if (eq != std::string_view::npos)
         state[std::string(line.substr(0, eq))] = line.substr(eq + 1);

@@ -26,6 +26,7 @@
 #include "common/actions/actions.h"
 #include "common/files.h"
 #include "common/parse/utf8.h"
+#include "common/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -49,37 +50,9 @@ std::string Excerpt(std::string_view text, size_t max = 600) {
   return out;
 }
 
-std::string Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
-
-// The lines of text, without their newlines (a last empty one dropped).
-std::vector<std::string> Lines(std::string_view text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    out.emplace_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
-// The non-empty pieces of text between any of the delimiter characters.
+std::string Trim(std::string_view s) { return TrimSpace(s); }
 std::vector<std::string> Fields(std::string_view text, std::string_view delimiters) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find_first_of(delimiters, start);
-    if (end == std::string_view::npos) end = text.size();
-    if (end > start) out.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
+  return SplitFields(text, delimiters);
 }
 
 std::string Join(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -454,7 +427,7 @@ std::vector<CheckResult> JudgeQueue(const std::vector<mailfleet::v1::QueueMessag
 std::vector<Listener> ParseProcNetTcp(std::string_view text, bool v6) {
   std::vector<Listener> out;
   bool header = true;
-  for (const std::string& line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     if (header) {
       header = false;
       continue;
@@ -500,7 +473,7 @@ CheckResult JudgePorts(const std::vector<Listener>& listeners, std::string_view 
   }
   // What the configuration promises: master.cf's inet services, Dovecot's protocols.
   std::set<int> expected;
-  for (const std::string& line : Lines(master_cf)) {
+  for (std::string_view line : SplitLines(master_cf)) {
     if (line.empty() || line[0] == '#' || line[0] == ' ' || line[0] == '\t') continue;
     std::vector<std::string> f = Fields(line, " \t");
     if (f.size() < 2 || f[1] != "inet") continue;
@@ -552,7 +525,7 @@ CheckResult JudgePorts(const std::vector<Listener>& listeners, std::string_view 
 
 CheckResult JudgeFirewall(std::string_view ruleset, std::string_view source) {
   std::vector<std::string> blocking;
-  for (const std::string& line : Lines(ruleset)) {
+  for (std::string_view line : SplitLines(ruleset)) {
     std::string l = absl::AsciiStrToLower(Trim(line));
     bool drops = l.find("drop") != std::string::npos || l.find("reject") != std::string::npos;
     if (!drops || l.find("dport") == std::string::npos) continue;
@@ -629,7 +602,7 @@ std::pair<std::string, int> ParseNextHop(std::string_view hop) {
 
 std::vector<std::pair<std::string, int>> TransportNextHops(std::string_view text) {
   std::vector<std::pair<std::string, int>> out;
-  for (const std::string& line : Lines(text)) {
+  for (std::string_view line : SplitLines(text)) {
     std::string l = Trim(line);
     if (l.empty() || l[0] == '#') continue;
     std::vector<std::string> f = Fields(l, " \t");
@@ -761,7 +734,7 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
     auto conf = ReadFile("/etc/resolv.conf", 1 << 16);
     std::vector<std::string> servers, answering, silent;
     if (conf.ok()) {
-      for (const std::string& line : Lines(*conf)) {
+      for (std::string_view line : SplitLines(*conf)) {
         std::vector<std::string> f = Fields(line, " \t");
         if (f.size() >= 2 && f[0] == "nameserver") servers.push_back(f[1]);
       }
@@ -801,7 +774,7 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
   auto hosts_override = [&](const std::string& name) -> std::string {
     auto hosts = ReadFile("/etc/hosts", 1 << 20);
     if (!hosts.ok()) return "";
-    for (const std::string& line : Lines(*hosts)) {
+    for (std::string_view line : SplitLines(*hosts)) {
       std::vector<std::string> f = Fields(line, " \t");
       if (f.size() >= 2 && f[0][0] != '#' && std::find(f.begin() + 1, f.end(), name) != f.end()) {
         return fmt::format("; /etc/hosts overrides it: {}", Trim(line));
@@ -999,7 +972,7 @@ void RunChecks(ProcessRunner& runner, const Clock& clock, const DiagnoseOptions&
     auto route = ReadFile("/proc/net/route", 1 << 20);
     bool default_route = false;
     if (route.ok()) {
-      for (const std::string& line : Lines(*route)) {
+      for (std::string_view line : SplitLines(*route)) {
         std::vector<std::string> f = Fields(line, "\t");
         if (f.size() > 2 && f[1] == "00000000" && f[0] != "Iface") default_route = true;
       }

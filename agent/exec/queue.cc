@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "common/parse/utf8.h"
+#include "common/text.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -13,10 +14,7 @@ absl::StatusOr<std::vector<mailfleet::v1::QueueMessage>> ParsePostqueueJson(std:
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;  // newer Postfix versions may add fields
   int line_number = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  for (std::string_view line : SplitLines(text)) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     mailfleet::v1::QueueMessage message;

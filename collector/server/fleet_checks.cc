@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "common/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -40,11 +41,8 @@ std::string Normalize(std::string value, const std::vector<std::string>& own_nam
 std::map<std::string, std::string> Parameters(const std::string& text) {
   std::map<std::string, std::string> out;
   int depth = 0;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    start = nl == std::string::npos ? text.size() : nl + 1;
+  for (std::string_view view : SplitLines(text)) {
+    std::string line(view);
     if (line.find('{') != std::string::npos) ++depth;
     if (line.find('}') != std::string::npos) --depth;
     if (depth != 0 || line.empty() || line[0] == '#') continue;

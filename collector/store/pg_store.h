@@ -57,8 +57,8 @@ class PgStore final : public Store {
   absl::Status RecordResult(const std::string& host, const mailfleet::v1::CommandResult& result,
                             TimePoint now) override;
   absl::Status SettleTargets(int64_t command_id, const std::vector<std::string>& from,
-                             const std::string& to, const std::string& error,
-                             TimePoint now, int wave = kAllWaves) override;
+                             const std::string& to, const std::string& error, TimePoint now,
+                             int wave = kAllWaves) override;
   absl::Status ExpireCommands(TimePoint now) override;
   absl::StatusOr<std::vector<mailfleet::v1::HostResult>> CommandTargets(
       int64_t command_id) override;
@@ -67,7 +67,7 @@ class PgStore final : public Store {
   absl::StatusOr<mailfleet::v1::CheckResult> LogErrors(const std::string& host,
                                                        TimePoint since) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> AuthFailures(const std::string& host,
-                                                            TimePoint since) override;
+                                                           TimePoint since) override;
   absl::Status SetCommandFleet(int64_t command_id,
                                const std::vector<mailfleet::v1::CheckResult>& fleet) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,

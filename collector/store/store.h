@@ -133,8 +133,8 @@ class Store {
   // only those of rollout wave `wave` when it is not kAllWaves.
   static constexpr int kAllWaves = -2;
   virtual absl::Status SettleTargets(int64_t command_id, const std::vector<std::string>& from,
-                                     const std::string& to, const std::string& error,
-                                     TimePoint now, int wave = kAllWaves) = 0;
+                                     const std::string& to, const std::string& error, TimePoint now,
+                                     int wave = kAllWaves) = 0;
   // Expires queued targets past their time and times out sent ones with no result.
   virtual absl::Status ExpireCommands(TimePoint now) = 0;
   // Every target of the command with its state now, in rollout order.
@@ -148,7 +148,7 @@ class Store {
                                                                TimePoint since) = 0;
   // Authentication failures the host logged since `since`: Dovecot's, then Postfix SASL's.
   virtual absl::StatusOr<std::pair<int64_t, int64_t>> AuthFailures(const std::string& host,
-                                                                    TimePoint since) = 0;
+                                                                   TimePoint since) = 0;
   // Keeps a diagnose run's fleet checks with the command.
   virtual absl::Status SetCommandFleet(int64_t command_id,
                                        const std::vector<mailfleet::v1::CheckResult>& fleet) = 0;

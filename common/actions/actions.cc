@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "common/absl_fmt.h"
+#include "common/text.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -360,10 +361,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePostconfN(
     std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
   int line_number = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  for (std::string_view line : SplitLines(text)) {
     ++line_number;
     if (line.empty()) continue;
     // "name = value", or "name =" for an empty value.

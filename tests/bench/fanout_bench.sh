@@ -6,53 +6,18 @@
 # (ip netns exec), the floor of any sequential loop. Prints the ratios.
 #   MAILFLEET_BIN=build/bin tests/bench/fanout_bench.sh [--hosts N] [--runs N]
 set -euo pipefail
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${MAILFLEET_BIN:-$REPO/build/bin}
+NAME=fanout_bench
 HOSTS=8
 RUNS=20
-while [ $# -gt 0 ]; do
-  case $1 in
-    --hosts) HOSTS=$2; shift 2 ;;
-    --runs) RUNS=$2; shift 2 ;;
-    *) echo "fanout_bench: unknown option '$1'" >&2; exit 2 ;;
-  esac
-done
-for p in mailfleet-collector mailfleet-agent mailfleet; do
-  [ -x "$BIN/$p" ] || { echo "fanout_bench: $BIN/$p not built" >&2; exit 1; }
-done
-if ip netns list 2>/dev/null | grep -q '^mflab-'; then
-  echo "fanout_bench: a lab is running (mflab-* namespaces); stop it first (deploy/quickstart.sh down)" >&2
-  exit 1
-fi
+PORT=17843
+# shellcheck source=lab_bench_lib.sh
+. "$(dirname "$0")/lab_bench_lib.sh"
+bench_options "$@"
 if [ ! -x /usr/sbin/sshd ]; then
   echo "fanout_bench: installing openssh-server for the ssh-loop anchor"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
 fi
-
-LAB=$REPO/deploy/lab/mailfleet-lab
-WORK=$(mktemp -d /tmp/mailfleet-fanout-bench.XXXXXX)
-chmod 711 "$WORK"
-PKI=$WORK/pki
-RUN=$WORK/run
-PORT=17843
-export MFLAB_ROOT=$WORK/lab
-# shellcheck source=../../deploy/lab/fleet-lib.sh
-. "$REPO/deploy/lab/fleet-lib.sh"
-cleanup() {
-  local f
-  for f in "$RUN"/*.pid "$WORK"/ssh/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-  sleep 1
-  for f in "$RUN"/*.pid; do [ -e "$f" ] && fleet_stop "$f" KILL; done
-  "$LAB" down >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$LAB" up --hosts "$HOSTS" >/dev/null
-fleet_pki "$HOSTS"
-fleet_start_collector "$WORK/collector" --log-level warn
-for ((k = 1; k <= HOSTS; k++)); do fleet_start_agent "h$k" --log-level warn; done
-fleet_wait_connected "$HOSTS" 30 || { echo "fanout_bench: agents did not connect" >&2; exit 1; }
+bench_start_fleet
 
 # An sshd in every host's namespace, root by key only.
 mkdir -p "$WORK/ssh" /run/sshd
@@ -67,10 +32,6 @@ for ((k = 1; k <= HOSTS; k++)); do
 done
 SSH=(ssh -i "$WORK/ssh/client_key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
   -o BatchMode=yes -o LogLevel=ERROR)
-
-now_ns() { date +%s%N; }
-p50() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-ms() { awk -v ns="$1" 'BEGIN {printf "%.1f", ns / 1e6}'; }
 
 mailfleet_flush() {
   local out; out=$(fleet_cli flush --all) || { echo "$out" >&2; return 1; }
@@ -88,16 +49,6 @@ netns_loop() {
     "$LAB" exec "h$k" postqueue -c "$MFLAB_ROOT/h$k/postfix" -f
   done
 }
-measure() {  # measure FN: prints one wall time in ns per run
-  local i t0
-  "$1" && "$1"  # warm up (and fail early)
-  for ((i = 0; i < RUNS; i++)); do
-    t0=$(now_ns)
-    "$1"
-    echo $(($(now_ns) - t0))
-  done
-}
-
 echo "fan-out: $HOSTS lab hosts, $RUNS runs each, p50 of the wall time from command to all results"
 m=$(measure mailfleet_flush | p50)
 s=$(measure ssh_loop | p50)

@@ -8,6 +8,7 @@
 
 #include "cli/diagnose_command.h"
 #include "collector/server/fleet_checks.h"
+#include "common/text.h"
 #include "gtest/gtest.h"
 
 namespace mailfleet {
@@ -259,6 +260,22 @@ TEST(DiagnoseCliTest, ExitCodesAndJson) {
   EXPECT_NE(json.find("\"host\":\"h3\",\"reachable\":false"), std::string::npos);
   EXPECT_NE(json.find("\"fleet\":[{\"id\":\"fleet.reachability\",\"status\":\"fail\""),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace mailfleet
+
+namespace mailfleet {
+namespace {
+
+TEST(TextTest, LinesFieldsAndTrim) {
+  EXPECT_EQ(SplitLines("a\nb\r\n\nc"), (std::vector<std::string_view>{"a", "b\r", "", "c"}));
+  EXPECT_EQ(SplitLines("a\n"), (std::vector<std::string_view>{"a"}));
+  EXPECT_TRUE(SplitLines("").empty());
+  EXPECT_EQ(SplitFields(" a, b,,c ", ", "), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(SplitFields(" , ", ", ").empty());
+  EXPECT_EQ(TrimSpace("\t x y \r\n"), "x y");
+  EXPECT_EQ(TrimSpace(" \n"), "");
 }
 
 }  // namespace
