@@ -178,8 +178,10 @@ int RunDiagnose(const CliConfig& config, const DiagnoseCliOptions& options) {
       rows.push_back(std::move(row));
     }
     std::cout << FormatTable(rows);
-    for (const auto& c : fleet) {
-      std::cout << fmt::format("{:<19} {}  {}\n", c.id(), Cell(c.status()), c.summary());
+    if (!fleet.empty()) {
+      std::vector<std::vector<std::string>> fleet_rows = {{"FLEET CHECK", "STATUS", "SUMMARY"}};
+      for (const auto& c : fleet) fleet_rows.push_back({c.id(), Cell(c.status()), c.summary()});
+      std::cout << "\n" << FormatTable(fleet_rows);
     }
     std::vector<std::string> findings;
     for (const auto& h : *results) {
