@@ -424,7 +424,24 @@ class ActionRunner::Run_ {
       return absl::OkStatus();
     }
     for (auto& argv : lines) RETURN_IF_ERROR(Exec(std::move(argv)).status());
-    RETURN_IF_ERROR(Exec(Postfix("postfix", {"check"})).status());
+    if (absl::Status checked = Exec(Postfix("postfix", {"check"})).status(); !checked.ok()) {
+      // Never leave a main.cf that postfix check refuses for the next reload: put back the
+      // parameters as they were.
+      std::set<std::string> had;
+      std::vector<std::string> back = {"-e"};
+      for (const auto& [name, value] : now) {
+        had.insert(name);
+        back.push_back(fmt::format("{} = {}", name, value));
+      }
+      std::vector<std::string> added = {"-X"};
+      for (const auto& [name, value] : target) {
+        if (!had.contains(name)) added.push_back(name);
+      }
+      if (added.size() > 1) Tolerate(Postfix("postconf", added));
+      if (back.size() > 1) Tolerate(Postfix("postconf", back));
+      failure_->error += "; main.cf was put back as it was before the restore";
+      return checked;
+    }
     ASSIGN_OR_RETURN(std::string after, PostconfN());
     auto trimmed = [](std::string t) {
       while (!t.empty() && t.back() == '\n') t.pop_back();

@@ -132,6 +132,23 @@ TEST_F(ConfigActionsTest, RestoreFailsWhenPostconfStillDiffers) {
   EXPECT_NE(r.error().find("still differs"), std::string::npos) << r.error();
 }
 
+TEST_F(ConfigActionsTest, ARestoreThatPostfixCheckRefusesIsPutBack) {
+  Ok(Postfix({"postconf", "-n"}), "inet_interfaces = all\n");
+  Ok(Postfix({"postconf", "-e", "relayhost = [bad"}));
+  runner_.Answer(Postfix({"postfix", "check"}),
+                 {.exit_code = 1, .err = "postfix: fatal: bad relayhost syntax\n"});
+  Ok(Postfix({"postconf", "-X", "relayhost"}));
+  Ok(Postfix({"postconf", "-e", "inet_interfaces = all"}));
+  CommandResult r =
+      Run("config.restore", {{"postconf_n", "inet_interfaces = all\nrelayhost = [bad\n"}});
+  EXPECT_EQ(r.status(), "failed");
+  EXPECT_NE(r.error().find("put back"), std::string::npos) << r.error();
+  auto calls = runner_.calls();
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls[calls.size() - 2], Postfix({"postconf", "-X", "relayhost"}));
+  EXPECT_EQ(calls.back(), Postfix({"postconf", "-e", "inet_interfaces = all"}));
+}
+
 TEST_F(ConfigActionsTest, EmergencyResetKeepsTheFirstBackupAndRestoreNeedsOne) {
   Ok(Postfix({"postconf", "-n"}), kPostconfN);
   Ok(Postfix({"postconf", "-e", "inet_interfaces = loopback-only", "mydestination = localhost"}));
