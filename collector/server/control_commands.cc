@@ -16,6 +16,7 @@
 #include "common/tls.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "spdlog/spdlog.h"
 
 namespace mailfleet::collector {
 namespace {
@@ -226,6 +227,11 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
         c->set_status("unknown");
         c->set_summary(std::string(errors.status().message()));
       }
+    }
+    if (diagnose && r.status() == "ok") {
+      // Kept as shown, so the audit and `diagnose --changes` see the collector's checks too.
+      absl::Status kept = store_.UpdateTargetResult(*id, r.host(), r.result());
+      if (!kept.ok()) spdlog::warn("diagnose {}: {}", *id, kept.message());
     }
     finished.push_back(r);
     if (r.status() == "ok") {

@@ -330,6 +330,19 @@ absl::StatusOr<std::vector<mailfleet::v1::HostResult>> PgStore::CommandTargets(i
   return out;
 }
 
+absl::Status PgStore::UpdateTargetResult(int64_t command_id, const std::string& host,
+                                         const mailfleet::v1::ActionResult& result) {
+  ASSIGN_OR_RETURN(std::string json, ToJson(result));
+  return WithConnection("updating a command result", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params(
+        "UPDATE command_targets SET result = $3::jsonb WHERE command_id = $1 AND host = $2",
+        command_id, host, json);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PgStore::SetCommandFleet(int64_t command_id,
                                       const std::vector<mailfleet::v1::CheckResult>& fleet) {
   mailfleet::v1::CommandDone holder;

@@ -68,6 +68,8 @@ class PgStore final : public Store {
                                                        TimePoint since) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> AuthFailures(const std::string& host,
                                                            TimePoint since) override;
+  absl::Status UpdateTargetResult(int64_t command_id, const std::string& host,
+                                  const mailfleet::v1::ActionResult& result) override;
   absl::Status SetCommandFleet(int64_t command_id,
                                const std::vector<mailfleet::v1::CheckResult>& fleet) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Listen(std::vector<std::string> channels,

@@ -149,6 +149,10 @@ class Store {
   // Authentication failures the host logged since `since`: Dovecot's, then Postfix SASL's.
   virtual absl::StatusOr<std::pair<int64_t, int64_t>> AuthFailures(const std::string& host,
                                                                    TimePoint since) = 0;
+  // Replaces the stored result of the command's target on host (diagnose's, after the
+  // collector added its own checks to what the agent reported).
+  virtual absl::Status UpdateTargetResult(int64_t command_id, const std::string& host,
+                                          const mailfleet::v1::ActionResult& result) = 0;
   // Keeps a diagnose run's fleet checks with the command.
   virtual absl::Status SetCommandFleet(int64_t command_id,
                                        const std::vector<mailfleet::v1::CheckResult>& fleet) = 0;
