@@ -102,7 +102,7 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   RETURN_IF_ERROR(dispatcher.Start());
   agents.SetOnRegistered([&dispatcher] { dispatcher.Wake(); });
   ControlService control(*store, {.collector_id = collector_id, .database_label = database_label},
-                         &dispatcher);
+                         dispatcher);
 
   grpc::ServerBuilder builder;
   std::vector<int> ports(listen.size(), 0);

@@ -82,10 +82,6 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
                                         const mailfleet::v1::CommandRequest* request,
                                         grpc::ServerWriter<CommandEvent>* writer) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
-  if (dispatcher_ == nullptr) {
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        "this collector was started without command dispatch");
-  }
   auto risk = actions::ValidateCommand(request->action(), request->params(), request->filter());
   if (!risk.ok()) return ToGrpcStatus(risk.status());
   if (request->timeout_seconds() > kMaxTimeout) {
@@ -185,10 +181,10 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
     command.targets.push_back(std::move(t));
   }
 
-  uint64_t seen_seq = dispatcher_->results_seq();
+  uint64_t seen_seq = dispatcher_.results_seq();
   auto id = store_.CreateCommand(command, now);
   if (!id.ok()) return ToGrpcStatus(id.status());
-  dispatcher_->Wake();  // this replica's own agents need not wait for the notification
+  dispatcher_.Wake();  // this replica's own agents need not wait for the notification
 
   CommandEvent event;
   auto* accepted = event.mutable_accepted();
@@ -267,7 +263,7 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
     }
     if (wave > 0) {
       if (auto s = store_.StartWave(*id, wave); !s.ok()) return ToGrpcStatus(s);
-      dispatcher_->Wake();
+      dispatcher_.Wake();
     }
     auto deadline = absl::Now() + absl::Seconds(timeout) + absl::FromChrono(kGrace);
     bool wave_failed = false;
@@ -299,8 +295,8 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
         if (!s.ok()) return ToGrpcStatus(s);
         continue;  // read them back as timed out
       }
-      if (!dispatcher_->AwaitResults(&seen_seq,
-                                     std::min(deadline, absl::Now() + absl::Seconds(1)))) {
+      if (!dispatcher_.AwaitResults(&seen_seq,
+                                    std::min(deadline, absl::Now() + absl::Seconds(1)))) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the collector is shutting down");
       }
     }

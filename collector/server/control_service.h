@@ -20,8 +20,8 @@ struct ControlServiceOptions {
 
 class ControlService final : public mailfleet::v1::ControlService::Service {
  public:
-  // store (and dispatcher, which commands need) must outlive this service.
-  ControlService(Store& store, ControlServiceOptions options, Dispatcher* dispatcher = nullptr)
+  // store and dispatcher must outlive this service.
+  ControlService(Store& store, ControlServiceOptions options, Dispatcher& dispatcher)
       : store_(store), options_(std::move(options)), dispatcher_(dispatcher) {}
 
   grpc::Status ListHosts(grpc::ServerContext* context, const mailfleet::v1::ListHostsRequest*,
@@ -50,7 +50,7 @@ class ControlService final : public mailfleet::v1::ControlService::Service {
  private:
   Store& store_;
   const ControlServiceOptions options_;
-  Dispatcher* const dispatcher_;
+  Dispatcher& dispatcher_;
 };
 
 // OK for a client certificate (or plaintext on loopback); PERMISSION_DENIED otherwise.

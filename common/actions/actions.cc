@@ -114,7 +114,7 @@ absl::Status CheckPeers(std::string_view value) {
   for (char c : value) {
     if (!IsAlnum(c) && std::string_view(".-:/,[]_").find(c) == std::string_view::npos) {
       return absl::InvalidArgumentError(
-          fmt::format("'{}' is not a peer list: host names, addresses or networks (10.0.0.0/8), "
+          fmt::format("'{}' is not a peer list: host names, addresses or networks (198.18.0.0/24), "
                       "comma-separated",
                       Shown(value)));
     }

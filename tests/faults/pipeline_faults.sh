@@ -129,6 +129,15 @@ wait_for_all() {
   done
   return 1
 }
+# expect_exactly_once WHAT: after the pipeline caught up, every line written is stored once.
+expect_exactly_once() {
+  local out
+  if wait_for_all 60 && out=$(exactly_once); then
+    ok "$1: $out"
+  else
+    not_ok "$1: each line exactly once" "$(exactly_once)"
+  fi
+}
 exactly_once() {
   local report
   report=$(stored_seqs | sort -n | uniq -c |
@@ -169,11 +178,7 @@ stop_pid "$WORK/run/collector.pid" KILL
 wait
 write_lines 1000
 start_collector || not_ok "collector restarts after kill -9" "$(tail -n 20 "$WORK/run/collector.log")"
-if wait_for_all 60 && out=$(exactly_once); then
-  ok "kill -9 of the collector: $out"
-else
-  not_ok "kill -9 of the collector: each line exactly once" "$(exactly_once)"
-fi
+expect_exactly_once "kill -9 of the collector"
 
 # --- PostgreSQL restarts under a running pipeline -----------------------------------------------
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -183,11 +188,7 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/collector/postgres" -m fast -w 
   -l "$WORK/collector/postgres/server.log" >/dev/null 2>&1
 wait
 write_lines 500
-if wait_for_all 60 && out=$(exactly_once); then
-  ok "PostgreSQL restart: $out"
-else
-  not_ok "PostgreSQL restart: each line exactly once" "$(exactly_once)"
-fi
+expect_exactly_once "PostgreSQL restart"
 
 # --- the collector stopped while lines are written and the file rotated -------------------------
 stop_pid "$WORK/run/collector.pid" TERM
@@ -197,11 +198,7 @@ write_lines 800
 rotate
 write_lines 300
 start_collector || not_ok "collector starts again" "$(tail -n 20 "$WORK/run/collector.log")"
-if wait_for_all 60 && out=$(exactly_once); then
-  ok "collector stopped while lines were written and rotated twice: $out"
-else
-  not_ok "collector stopped during writes and rotations: each line exactly once" "$(exactly_once)"
-fi
+expect_exactly_once "collector stopped while lines were written and rotated twice"
 
 agent_rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/run/agent.pid")/status" 2>/dev/null; }
 echo "# agent RSS after the run: $(agent_rss_kb) KiB; lines written: $written"

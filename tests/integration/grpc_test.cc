@@ -50,7 +50,7 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
     ASSERT_TRUE(dispatcher_->Start().ok());
     agents_->SetOnRegistered([d = dispatcher_.get()] { d->Wake(); });
     control_ = std::make_unique<ControlService>(
-        *store_, ControlServiceOptions{.collector_id = "it"}, dispatcher_.get());
+        *store_, ControlServiceOptions{.collector_id = "it"}, *dispatcher_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(agents_.get());

@@ -190,13 +190,13 @@ TEST_F(ConfigActionsTest, EmergencyResetWithoutAStateFolderSaysSo) {
 TEST_F(ConfigActionsTest, DebugTurnsItselfOffAndPutsTheOldSettingsBack) {
   // main.cf set debug_peer_level = 3 and no debug_peer_list.
   Ok(Postfix({"postconf", "-n", "debug_peer_list", "debug_peer_level"}), "debug_peer_level = 3\n");
-  Ok(Postfix({"postconf", "-e", "debug_peer_list = 10.0.0.0/8", "debug_peer_level = 2"}));
+  Ok(Postfix({"postconf", "-e", "debug_peer_list = 198.18.0.0/24", "debug_peer_level = 2"}));
   Ok(Postfix({"postfix", "reload"}));
   Ok({"doveadm", "-c", options_.dovecot_config, "reload"});
   Ok(Postfix({"postconf", "-X", "debug_peer_list"}));
   Ok(Postfix({"postconf", "-e", "debug_peer_level = 3"}));
 
-  CommandResult on = Run("debug.on", {{"ttl", "60"}, {"peers", "10.0.0.0/8"}});
+  CommandResult on = Run("debug.on", {{"ttl", "60"}, {"peers", "198.18.0.0/24"}});
   ASSERT_EQ(on.status(), "ok") << on.error();
   auto conf = ReadFile(options_.dovecot_config);
   ASSERT_TRUE(conf.ok());
@@ -204,7 +204,7 @@ TEST_F(ConfigActionsTest, DebugTurnsItselfOffAndPutsTheOldSettingsBack) {
   EXPECT_NE(conf->find("mail_debug = yes"), std::string::npos);
 
   // A second debug.on extends the time but keeps the settings from before the first.
-  CommandResult again = Run("debug.on", {{"ttl", "60"}, {"peers", "10.0.0.0/8"}});
+  CommandResult again = Run("debug.on", {{"ttl", "60"}, {"peers", "198.18.0.0/24"}});
   ASSERT_EQ(again.status(), "ok") << again.error();
 
   agent::ActionRunner actions(runner_, clock_, options_);
