@@ -158,6 +158,7 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();
+  queue.Stop();  // log batches still being stored finish while the services exist
   return absl::OkStatus();
 }
 

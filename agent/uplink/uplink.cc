@@ -1,5 +1,6 @@
 #include "agent/uplink/uplink.h"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -22,6 +23,13 @@ std::string RandomId() {
 }
 
 }  // namespace
+
+std::chrono::milliseconds AdaptLinger(std::chrono::milliseconds current, int64_t lines,
+                                      const UplinkOptions& options) {
+  if (lines <= 0) return current;
+  auto next = std::chrono::milliseconds(current.count() * options.lines_per_round / lines);
+  return std::clamp(next, options.linger, std::max(options.linger, options.max_linger));
+}
 
 Uplink::Uplink(UplinkOptions options, std::function<mailfleet::v1::Inventory()> inventory,
                const Clock& clock)
@@ -182,6 +190,7 @@ std::string Uplink::RunStream() {
   // window that the last round filled.
   auto last_round = clock_.SteadyNow() - options_.poll_interval;
   bool window_full = false;
+  std::chrono::milliseconds linger = options_.linger;
   while (!broken) {
     {
       absl::MutexLock lock(&mu_);
@@ -207,8 +216,8 @@ std::string Uplink::RunStream() {
     bool round = false;
     if (shipper != nullptr) {
       absl::MutexLock lock(&stream_mu_);
-      round = now - last_round >= options_.poll_interval ||
-              (wake_ && now - last_round >= options_.linger) || (acked_ && window_full);
+      round = now - last_round >= options_.poll_interval || (wake_ && now - last_round >= linger) ||
+              (acked_ && window_full);
       if (round) wake_ = false;
       acked_ = false;  // an ack matters only to a full window, now
     }
@@ -216,14 +225,17 @@ std::string Uplink::RunStream() {
       last_round = now;
       shipper->Tick();
       window_full = false;
+      int64_t lines = 0;
       while (!broken && !window_full) {
         if (!shipper->Next(&out)) {
           window_full = shipper->WindowFull();
           break;
         }
+        lines += out.log_batch().events_size();
         broken = !stream->Write(out);
         if (clock_.SteadyNow() >= next_beat) break;
       }
+      if (lines > 0) linger = AdaptLinger(linger, lines, options_);
     }
     if (!broken && clock_.SteadyNow() >= next_beat) {
       mailfleet::v1::AgentMessage beat;
@@ -247,7 +259,7 @@ std::string Uplink::RunStream() {
     if (shipper != nullptr) wait = std::min(wait, until(last_round + options_.poll_interval));
     if (wake_) {
       // Lines are waiting: the next round is due when the linger has passed.
-      wait = std::min(wait, until(last_round + options_.linger));
+      wait = std::min(wait, until(last_round + linger));
       stream_mu_.AwaitWithTimeout(absl::Condition(
                                       +[](Uplink* u) ABSL_EXCLUSIVE_LOCKS_REQUIRED(u->stream_mu_) {
                                         return u->reader_done_ || u->acked_ || !u->outbox_.empty();

@@ -31,11 +31,21 @@ struct UplinkOptions {
   std::chrono::milliseconds poll_interval{100};
   // After a send round, file changes wait this long before the next one, so a steady
   // trickle of lines leaves in batches rather than a message per line (acks never wait).
+  // The linger adapts between the two bounds so that a round carries about
+  // `lines_per_round` lines: short under load (latency), long for a trickle (fewer
+  // messages, less CPU).
   std::chrono::milliseconds linger{50};
+  std::chrono::milliseconds max_linger{250};
+  int lines_per_round = 500;
   // Called on the stream's reader thread for each Command and Cancel; must not block.
   std::function<void(const mailfleet::v1::Command&)> on_command;
   std::function<void(const std::string& command_id)> on_cancel;
 };
+
+// The linger after a round that sent `lines` lines with `current`: scaled so the next round
+// carries about options.lines_per_round, within [options.linger, options.max_linger].
+std::chrono::milliseconds AdaptLinger(std::chrono::milliseconds current, int64_t lines,
+                                      const UplinkOptions& options);
 
 class Uplink {
  public:

@@ -86,8 +86,10 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   }
 
   // Writes and reads run side by side, but only the read chain (a read, its handler, the
-  // store task it posted, the next read) ever calls Finish: a failed write cancels the call,
-  // which ends the read chain, so the Stream is never deleted under a pending task.
+  // task it posted, the next read) ever calls Finish: a failed write cancels the call, which
+  // ends the read chain, so the Stream is never deleted under a pending task. Log batches
+  // are the exception: they are stored while the chain reads on, and a store task still
+  // posted or running when OnDone comes deletes the Stream itself.
   void OnWriteDone(bool ok) override {
     const CollectorMessage* next = nullptr;
     std::optional<grpc::Status> finish;
@@ -164,7 +166,13 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
         if (!s.ok()) spdlog::error("agent {}: {}", session.host, s.message());
       });
     }
-    delete this;
+    bool storing = false;
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      done_ = true;
+      storing = ingesting_;  // then the store task deletes this when it ends
+    }
+    if (!storing) delete this;
   }
 
   const std::string& host() const { return session_.host; }
@@ -268,29 +276,93 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
                               "the first message of a stream must be Hello"));
       return;
     }
-    // The batch is moved out of in_ so the next read can reuse it; it is stored before the
-    // ack is written, and the next read starts only after that: one batch at a time per
-    // stream, and the agent's window bounds what waits in flight.
+    // The batch is moved out of in_ so the next read can reuse it. Reading goes on while the
+    // store works, up to kReadAhead waiting batches; the store task then takes all that wait
+    // in one transaction and acks the last (an ack covers every batch up to its id).
     auto batch = std::make_shared<mailfleet::v1::LogBatch>(std::move(*in_.mutable_log_batch()));
-    service_->queue_.Post([this, batch] {
-      auto result = service_->store_.IngestBatch(session_.host, *batch, service_->clock_.Now());
-      if (!result.ok()) {
-        spdlog::error("agent {}: log batch {} not stored: {}", session_.host, batch->batch_id(),
-                      result.status().message());
-        // Unacked, the agent sends these lines again on its next stream.
-        FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                fmt::format("the collector cannot store log lines now: {}",
-                                            result.status().message())));
-        return;
+    bool post = false;
+    bool read = true;
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      if (!ingest_failed_) pending_.push_back(std::move(batch));  // else: never acked, resent
+      if (!ingesting_ && !pending_.empty()) {
+        ingesting_ = true;
+        post = true;
       }
-      CollectorMessage out;
-      auto* ack = out.mutable_ack();
-      ack->set_batch_id(batch->batch_id());
-      ack->set_inserted(result->inserted);
-      ack->set_duplicates(result->duplicates);
-      Send(std::move(out));
-      StartRead(&in_);
-    });
+      if (pending_.size() >= kReadAhead) {
+        read_parked_ = true;
+        read = false;
+      }
+    }
+    if (post) service_->queue_.Post([this] { IngestPending(); });
+    if (read) StartRead(&in_);
+  }
+
+  // Runs on the work queue: stores the waiting batches in one transaction and acks them.
+  // While ingesting_ is set, OnDone leaves deleting this Stream to here.
+  void IngestPending() {
+    std::vector<std::shared_ptr<mailfleet::v1::LogBatch>> batches;
+    bool resume = false;
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      if (!ingest_failed_) {
+        batches.assign(pending_.begin(), pending_.end());
+        pending_.clear();
+      }
+      resume = read_parked_ && !done_ && !ingest_failed_;
+      read_parked_ = false;
+    }
+    if (resume) StartRead(&in_);  // room again: the next batches are read during this one's store
+
+    if (!batches.empty()) {
+      std::vector<const mailfleet::v1::LogBatch*> view;
+      for (const auto& b : batches) view.push_back(b.get());
+      auto result = service_->store_.IngestBatches(session_.host, view, service_->clock_.Now());
+      if (result.ok()) {
+        CollectorMessage out;
+        auto* ack = out.mutable_ack();
+        ack->set_batch_id(batches.back()->batch_id());
+        ack->set_inserted(result->inserted);
+        ack->set_duplicates(result->duplicates);
+        Send(std::move(out));
+      } else {
+        spdlog::error("agent {}: log batches {}..{} not stored: {}", session_.host,
+                      batches.front()->batch_id(), batches.back()->batch_id(),
+                      result.status().message());
+        // Nothing after the failed batches may be stored (that would move the watermark past
+        // them): the stream ends, and the agent sends the unacked lines on its next one.
+        bool finish_here = false;
+        {
+          absl::MutexLock lock(&ingest_mu_);
+          ingest_failed_ = true;
+          pending_.clear();
+          finish_here = read_parked_ && !done_;  // no read pending: the chain ends here
+          read_parked_ = false;
+        }
+        grpc::Status status(
+            grpc::StatusCode::UNAVAILABLE,
+            fmt::format("the collector cannot store log lines now: {}", result.status().message()));
+        if (finish_here) {
+          FinishOnce(std::move(status));
+        } else {
+          context_->TryCancel();  // the pending read fails, and the read chain finishes
+        }
+      }
+    }
+
+    bool again = false;
+    bool destroy = false;
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      again = !pending_.empty() && !ingest_failed_ && !done_;
+      if (!again) {
+        ingesting_ = false;
+        destroy = done_;
+      }
+    }
+    // Posted again rather than looped, so other hosts' batches take their turn.
+    if (again) service_->queue_.Post([this] { IngestPending(); });
+    if (destroy) delete this;
   }
 
   void HandleCommandResult() {
@@ -320,6 +392,15 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   bool registered_ = false;
   std::atomic<int64_t> last_activity_{0};
   AgentMessage in_;
+
+  // Log batches read ahead of the store (see HandleLogBatch).
+  static constexpr size_t kReadAhead = 4;
+  absl::Mutex ingest_mu_;
+  std::deque<std::shared_ptr<mailfleet::v1::LogBatch>> pending_ ABSL_GUARDED_BY(ingest_mu_);
+  bool ingesting_ ABSL_GUARDED_BY(ingest_mu_) = false;    // a store task is posted or running
+  bool read_parked_ ABSL_GUARDED_BY(ingest_mu_) = false;  // no read pending: waits for room
+  bool ingest_failed_ ABSL_GUARDED_BY(ingest_mu_) = false;
+  bool done_ ABSL_GUARDED_BY(ingest_mu_) = false;  // OnDone ran
 
   absl::Mutex write_mu_;
   std::deque<CollectorMessage> outbox_ ABSL_GUARDED_BY(write_mu_);  // front: being written

@@ -8,12 +8,16 @@ WorkQueue::WorkQueue(int threads) {
   for (int i = 0; i < std::max(threads, 1); ++i) workers_.emplace_back([this] { Loop(); });
 }
 
-WorkQueue::~WorkQueue() {
+WorkQueue::~WorkQueue() { Stop(); }
+
+void WorkQueue::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  for (auto& w : workers_) w.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
 }
 
 void WorkQueue::Post(std::function<void()> task) {

@@ -1,6 +1,7 @@
 // Worker threads running posted tasks. gRPC callbacks must never block, so they post their
 // store work here and continue the stream from the task. With one thread tasks run in the
-// order posted; with more, in parallel (each agent stream has at most one task at a time).
+// order posted; with more, in parallel (an agent stream's read chain has at most one task at
+// a time, and its log store at most one more).
 #pragma once
 
 #include <deque>
@@ -16,11 +17,14 @@ namespace mailfleet::collector {
 class WorkQueue {
  public:
   explicit WorkQueue(int threads = 1);
-  // Runs every task already posted, then joins the worker.
+  // Stop(), if not called before.
   ~WorkQueue();
 
-  // Thread-safe. Tasks run one at a time, in the order posted.
+  // Thread-safe. Tasks start in the order posted.
   void Post(std::function<void()> task);
+  // Runs every task already posted (and those they post), then joins the workers. Call it
+  // while what the tasks use still exists.
+  void Stop();
 
  private:
   void Loop();

@@ -1,6 +1,8 @@
 #include "collector/store/pg_store.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <regex>
 
 #include "collector/store/copy_format.h"
@@ -40,7 +42,11 @@ class RowCopier {
   RowCopier(pqxx::transaction_base& tx, const std::string& table,
             const std::vector<std::string>& columns)
       : writer_(tx, table, columns.begin(), columns.end()) {}
-  void Write(const std::string& row) { writer_.write_raw_line(row); }
+  // `rows`: whole rows, each ending in a newline (libpqxx strips the last one and adds it
+  // back, so a chunk of many rows goes as one piece of COPY data).
+  void Write(const std::string& rows) {
+    if (!rows.empty()) writer_.write_raw_line(rows);
+  }
   void Complete() { writer_.complete(); }
 
  private:
@@ -95,14 +101,14 @@ void AppendFloat(float value, std::string* out) {
   if (value < 0) {
     AppendCopyNull(out);
   } else {
-    fmt::format_to(std::back_inserter(*out), "{}", value);
+    AppendCopyFloat(value, out);
   }
 }
 
 // A number, or NULL when the line had none.
 void AppendNumber(int64_t value, bool present, std::string* out) {
   if (present) {
-    fmt::format_to(std::back_inserter(*out), "{}", value);
+    AppendCopyInt(value, out);
   } else {
     AppendCopyNull(out);
   }
@@ -110,32 +116,82 @@ void AppendNumber(int64_t value, bool present, std::string* out) {
 
 // delays=a/b/c/d as a real[] literal, or NULL.
 void AppendDelays(const mailfleet::v1::LogEvent& e, std::string* out) {
-  if (e.delays_size() == 4) {
-    fmt::format_to(std::back_inserter(*out), "{{{},{},{},{}}}", e.delays(0), e.delays(1),
-                   e.delays(2), e.delays(3));
+  if (e.delays_size() != 4) {
+    AppendCopyNull(out);
+    return;
+  }
+  out->push_back('{');
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) out->push_back(',');
+    AppendCopyFloat(e.delays(i), out);
+  }
+  out->push_back('}');
+}
+
+// The span of field `i` (kSpanFields order) within raw, or nullopt when the line has none
+// or the span does not fit the line.
+std::optional<std::string_view> SpanOf(const mailfleet::v1::LogEvent& e, size_t i) {
+  if (e.spans_size() < static_cast<int>(2 * (i + 1))) return std::nullopt;
+  uint32_t pos = e.spans(static_cast<int>(2 * i));
+  uint32_t len = e.spans(static_cast<int>(2 * i + 1));
+  const std::string& raw = e.raw();
+  if (len == 0 || pos > raw.size() || len > raw.size() - pos) return std::nullopt;
+  return std::string_view(raw).substr(pos, len);
+}
+
+void AppendSpan(const mailfleet::v1::LogEvent& e, size_t i, std::string* out) {
+  out->push_back('\t');
+  if (auto v = SpanOf(e, i)) {
+    AppendCopyText(*v, out);
   } else {
     AppendCopyNull(out);
   }
 }
 
-// One COPY row for the event, in EventColumns() order.
+// The kSpanFields indexes of the events table's span columns, in EventColumns() order.
+const std::vector<size_t>& StoredSpans() {
+  static const std::vector<size_t> spans = [] {
+    std::vector<size_t> v;
+    for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
+      if (!SpanColumn(parse::kSpanFields[i].name).empty()) v.push_back(i);
+    }
+    return v;
+  }();
+  return spans;
+}
+
+size_t SpanIndex(std::string_view name) {
+  for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
+    if (parse::kSpanFields[i].name == name) return i;
+  }
+  return parse::kSpanFieldCount;  // never: the names below are all kSpanFields names
+}
+
+// One COPY row for the event, in EventColumns() order; `received` is already formatted.
 void AppendRow(const std::string& host, const std::string& source_id,
-               const mailfleet::v1::LogEvent& e, int64_t received_us, std::string* row) {
+               const mailfleet::v1::LogEvent& e, int64_t received_us, std::string_view received,
+               CopyTimeFormatter& times, std::string* row) {
   const std::string& raw = e.raw();
-  int64_t time_us = e.time_us() != 0 ? e.time_us() : received_us;
-  fmt::format_to(std::back_inserter(*row), "{}\t{}\t", parse::FormatTimeUs(time_us),
-                 parse::FormatTimeUs(received_us));
+  times.Append(e.time_us() != 0 ? e.time_us() : received_us, row);
+  row->push_back('\t');
+  row->append(received);
+  row->push_back('\t');
   AppendCopyText(host, row);
   row->push_back('\t');
   AppendCopyText(source_id, row);
+  row->push_back('\t');
+  AppendCopyInt(static_cast<int64_t>(e.end_offset()), row);
+  row->push_back('\t');
   auto kind = static_cast<parse::Kind>(
       std::min<uint32_t>(e.kind(), static_cast<uint32_t>(parse::Kind::kCount)));
   auto severity = static_cast<parse::Severity>(std::min<uint32_t>(e.severity(), 4));
-  fmt::format_to(std::back_inserter(*row), "\t{}\t{}\t{}\t", e.end_offset(), parse::KindName(kind),
-                 parse::SeverityName(severity));
+  row->append(parse::KindName(kind));
+  row->push_back('\t');
+  row->append(parse::SeverityName(severity));
+  row->push_back('\t');
   auto number_or_null = [&](int64_t v, bool present) {
     AppendNumber(v, present, row);
-    row->push_back('	');
+    row->push_back('\t');
   };
   number_or_null(e.pid(), e.pid() != 0);
   number_or_null(e.client_port(), e.client_port() != 0);
@@ -146,9 +202,10 @@ void AppendRow(const std::string& host, const std::string& source_id,
   row->push_back('\t');
   number_or_null(e.size(), e.size() >= 0);
   number_or_null(e.nrcpt(), e.nrcpt() >= 0);
-  bool fits = FitsTextColumn(raw);
-  fmt::format_to(std::back_inserter(*row), "{}\t{}\t", e.truncated() ? "t" : "f",
-                 e.invalid_utf8() || !fits ? "t" : "f");
+  // The parser flags lines that are not valid UTF-8; only those need the full check.
+  bool fits = !e.invalid_utf8() || FitsTextColumn(raw);
+  row->append(e.truncated() ? "t\t" : "f\t");
+  row->append(e.invalid_utf8() || !fits ? "t\t" : "f\t");
   AppendCopyText(raw, row);
   row->push_back('\t');
   if (fits) {
@@ -156,22 +213,9 @@ void AppendRow(const std::string& host, const std::string& source_id,
   } else {
     AppendCopyBytea(raw, row);
   }
-  for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
-    if (SpanColumn(parse::kSpanFields[i].name).empty()) continue;
-    row->push_back('\t');
-    uint32_t pos = 0, len = 0;
-    if (e.spans_size() >= static_cast<int>(2 * (i + 1))) {
-      pos = e.spans(static_cast<int>(2 * i));
-      len = e.spans(static_cast<int>(2 * i + 1));
-    }
-    if (len == 0 || pos > raw.size() || len > raw.size() - pos) {
-      AppendCopyNull(row);
-    } else {
-      AppendCopyText(std::string_view(raw).substr(pos, len), row);
-    }
-  }
+  for (size_t i : StoredSpans()) AppendSpan(e, i, row);
+  row->push_back('\n');
 }
-
 // The kinds that shape a message's lifecycle in the messages and recipients tables.
 bool Derived(parse::Kind kind) {
   switch (kind) {
@@ -195,50 +239,37 @@ constexpr const char kDeriveColumns[] =
 
 // One row of the derive_batch temp table, in kDeriveColumns order.
 void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received_us,
-                     std::string* row) {
-  const std::string& raw = e.raw();
-  auto span = [&](std::string_view name) {
-    row->push_back('\t');
-    for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
-      if (parse::kSpanFields[i].name != name) continue;
-      uint32_t pos = 0, len = 0;
-      if (e.spans_size() >= static_cast<int>(2 * (i + 1))) {
-        pos = e.spans(static_cast<int>(2 * i));
-        len = e.spans(static_cast<int>(2 * i + 1));
-      }
-      if (len == 0 || pos > raw.size() || len > raw.size() - pos) break;
-      AppendCopyText(std::string_view(raw).substr(pos, len), row);
-      return;
-    }
-    AppendCopyNull(row);
-  };
+                     CopyTimeFormatter& times, std::string* row) {
+  static const size_t kQueueId = SpanIndex("queue_id"), kClientHost = SpanIndex("client_host"),
+                      kClientIp = SpanIndex("client_ip"), kMessageId = SpanIndex("message_id"),
+                      kSender = SpanIndex("sender"), kRecipient = SpanIndex("recipient"),
+                      kOrigTo = SpanIndex("orig_to"), kStatus = SpanIndex("status"),
+                      kDsn = SpanIndex("dsn"), kRelayHost = SpanIndex("relay_host"),
+                      kRelayIp = SpanIndex("relay_ip"), kResponse = SpanIndex("response"),
+                      kQueuedAs = SpanIndex("queued_as");
   auto kind = static_cast<parse::Kind>(e.kind());
-  fmt::format_to(std::back_inserter(*row), "{}\t{}\t{}", seq,
-                 parse::FormatTimeUs(e.time_us() != 0 ? e.time_us() : received_us),
-                 parse::KindName(kind));
-  span("queue_id");
-  span("client_host");
-  span("client_ip");
-  span("message_id");
-  span("sender");
+  AppendCopyInt(seq, row);
+  row->push_back('\t');
+  times.Append(e.time_us() != 0 ? e.time_us() : received_us, row);
+  row->push_back('\t');
+  row->append(parse::KindName(kind));
+  for (size_t i : {kQueueId, kClientHost, kClientIp, kMessageId, kSender}) AppendSpan(e, i, row);
   row->push_back('\t');
   AppendNumber(e.size(), e.size() >= 0, row);
   row->push_back('\t');
   AppendNumber(e.nrcpt(), e.nrcpt() >= 0, row);
-  span("recipient");
-  span("orig_to");
-  span("status");
-  span("dsn");
-  span("relay_host");
-  span("relay_ip");
+  for (size_t i : {kRecipient, kOrigTo, kStatus, kDsn, kRelayHost, kRelayIp}) {
+    AppendSpan(e, i, row);
+  }
   row->push_back('\t');
   AppendNumber(e.relay_port(), e.relay_port() != 0, row);
   row->push_back('\t');
   AppendFloat(e.delay(), row);
   row->push_back('\t');
   AppendDelays(e, row);
-  span("response");
-  span("queued_as");
+  AppendSpan(e, kResponse, row);
+  AppendSpan(e, kQueuedAs, row);
+  row->push_back('\n');
 }
 
 // Applies a batch's lifecycle lines (already in derive_batch) to messages and recipients,
@@ -579,57 +610,79 @@ void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& 
   }
 }
 
-absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
-                                                  const mailfleet::v1::LogBatch& batch,
-                                                  TimePoint received) {
+absl::StatusOr<IngestResult> PgStore::IngestBatches(
+    const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+    TimePoint received) {
   IngestResult result;
+  if (batches.empty()) return result;
   int64_t received_us =
       std::chrono::duration_cast<std::chrono::microseconds>(received.time_since_epoch()).count();
   std::vector<int64_t> days;
-  for (const auto& e : batch.events()) {
-    int64_t day = DayOf(e.time_us() != 0 ? e.time_us() : received_us);
-    if (days.empty() || days.back() != day) days.push_back(day);
+  for (const auto* batch : batches) {
+    for (const auto& e : batch->events()) {
+      int64_t day = DayOf(e.time_us() != 0 ? e.time_us() : received_us);
+      if (days.empty() || days.back() != day) days.push_back(day);
+    }
   }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
   static const std::vector<std::string> kColumns = SplitColumns(EventColumns());
+  constexpr size_t kChunk = 256 * 1024;  // COPY data is sent in pieces of about this size
 
   RETURN_IF_ERROR(WithConnection("storing log lines", [&](pqxx::connection& c) -> absl::Status {
     EnsurePartitions(c, days, received);
     result = {};
     pqxx::work tx(c);
-    tx.exec_params(
-        "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
-        "ON CONFLICT DO NOTHING",
-        host, batch.source_id(), batch.path());
-    auto watermark = tx.exec_params1(
-                           "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 "
-                           "FOR UPDATE",
-                           host, batch.source_id())[0]
-                         .as<int64_t>();
-    uint64_t high = static_cast<uint64_t>(watermark);
-    int64_t last_time = 0;
+    struct SourceState {
+      uint64_t high = 0;
+      std::string path;
+      int64_t inserted = 0, duplicates = 0, last_time = 0;
+    };
+    std::map<std::string, SourceState> state;  // by source id: the order rows are locked in
+    for (const auto* batch : batches) state[batch->source_id()].path = batch->path();
+    // Every source row is locked before any line is stored: a replay on another stream of
+    // the host waits here, then finds the watermark moved.
+    for (auto& [id, st] : state) {
+      tx.exec_params(
+          "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
+          "ON CONFLICT DO NOTHING",
+          host, id, st.path);
+      st.high = static_cast<uint64_t>(
+          tx.exec_params1("SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 "
+                          "FOR UPDATE",
+                          host, id)[0]
+              .as<int64_t>());
+    }
+    CopyTimeFormatter times;
+    std::string received_text;
+    times.Append(received_us, &received_text);
     std::string derive_rows;  // COPY text for derive_batch
     int derive_count = 0;
     {
       RowCopier copy(tx, "events", kColumns);
-      std::string row;
-      for (const auto& e : batch.events()) {
-        if (e.end_offset() <= high) {
-          ++result.duplicates;
-          continue;
+      std::string rows;
+      rows.reserve(kChunk + 64 * 1024);
+      for (const auto* batch : batches) {
+        SourceState& st = state[batch->source_id()];
+        for (const auto& e : batch->events()) {
+          if (e.end_offset() <= st.high) {
+            ++st.duplicates;
+            continue;
+          }
+          AppendRow(host, batch->source_id(), e, received_us, received_text, times, &rows);
+          if (rows.size() >= kChunk) {
+            copy.Write(rows);
+            rows.clear();
+          }
+          if (Derived(static_cast<parse::Kind>(e.kind()))) {
+            AppendDeriveRow(++derive_count, e, received_us, times, &derive_rows);
+          }
+          st.high = e.end_offset();
+          st.last_time = std::max(st.last_time, e.time_us());
+          ++st.inserted;
         }
-        row.clear();
-        AppendRow(host, batch.source_id(), e, received_us, &row);
-        copy.Write(row);
-        if (Derived(static_cast<parse::Kind>(e.kind()))) {
-          AppendDeriveRow(++derive_count, e, received_us, &derive_rows);
-          derive_rows.push_back('\n');
-        }
-        high = e.end_offset();
-        last_time = std::max(last_time, e.time_us());
-        ++result.inserted;
       }
+      copy.Write(rows);
       copy.Complete();
     }
     if (derive_count > 0) {
@@ -642,25 +695,22 @@ absl::StatusOr<IngestResult> PgStore::IngestBatch(const std::string& host,
       {
         static const std::vector<std::string> kDerive = SplitColumns(kDeriveColumns);
         RowCopier derive(tx, "derive_batch", kDerive);
-        std::string_view rows = derive_rows;
-        while (!rows.empty()) {
-          size_t nl = rows.find('\n');
-          derive.Write(std::string(rows.substr(0, nl)));
-          rows.remove_prefix(nl + 1);
-        }
+        derive.Write(derive_rows);
         derive.Complete();
       }
       ApplyDerived(tx, host);
     }
-    if (result.inserted > 0 || result.duplicates > 0) {
+    for (const auto& [id, st] : state) {
+      if (st.inserted == 0 && st.duplicates == 0) continue;
       tx.exec_params(
           "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
           "duplicates = duplicates + $6, "
           "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
           "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
-          host, batch.source_id(), static_cast<int64_t>(high), batch.path(),
-          static_cast<int64_t>(result.inserted), static_cast<int64_t>(result.duplicates),
-          last_time);
+          host, id, static_cast<int64_t>(st.high), st.path, st.inserted, st.duplicates,
+          st.last_time);
+      result.inserted += static_cast<uint32_t>(st.inserted);
+      result.duplicates += static_cast<uint32_t>(st.duplicates);
     }
     tx.commit();
     return absl::OkStatus();

@@ -39,9 +39,9 @@ class PgStore final : public Store {
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<HostRecord> GetHost(const std::string& name) override;
   absl::StatusOr<int> SchemaVersion() override;
-  absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
-                                           const mailfleet::v1::LogBatch& batch,
-                                           TimePoint received) override;
+  absl::StatusOr<IngestResult> IngestBatches(
+      const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+      TimePoint received) override;
   absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
       const mailfleet::v1::LogQuery& query, int64_t after_id) override;
   absl::StatusOr<int64_t> LastEventId() override;

@@ -82,11 +82,17 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Stores the batch's lines that lie beyond the source's watermark and moves the watermark,
-  // in one transaction; a batch sent again inserts nothing twice. Thread-safe.
-  virtual absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
-                                                   const mailfleet::v1::LogBatch& batch,
-                                                   TimePoint received) = 0;
+  // Stores the batches' lines that lie beyond their sources' watermarks and moves the
+  // watermarks, all in one transaction; a batch sent again inserts nothing twice. The batches
+  // are one host's, in the order it sent them. Thread-safe.
+  virtual absl::StatusOr<IngestResult> IngestBatches(
+      const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+      TimePoint received) = 0;
+  absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
+                                           const mailfleet::v1::LogBatch& batch,
+                                           TimePoint received) {
+    return IngestBatches(host, {&batch}, received);
+  }
   // The newest `limit` matching lines, oldest first; with after_id > 0, the lines stored
   // after that id (for following), oldest first.
   virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(

@@ -68,6 +68,7 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
       server_->Shutdown(std::chrono::system_clock::now() + seconds(2));
       server_->Wait();
     }
+    if (queue_) queue_->Stop();
     dispatcher_.reset();
     agents_.reset();
     queue_.reset();

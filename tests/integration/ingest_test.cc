@@ -103,6 +103,31 @@ TEST_F(IngestTest, SourcesAndHostsHaveTheirOwnWatermarks) {
   EXPECT_EQ(QueryOne("SELECT count(*) FROM log_sources"), "3");
 }
 
+// The collector stores the batches that waited on a stream in one transaction: several
+// sources, a replayed stretch within them, one watermark each.
+TEST_F(IngestTest, BatchesStoredTogetherKeepEachSourcesWatermark) {
+  auto lines = Lines(1, 30);
+  uint64_t offset10 = 0;
+  for (int i = 0; i < 10; ++i) offset10 += lines[i].size() + 1;
+  auto a1 = Batch("a", 0, {lines.begin(), lines.begin() + 20});
+  auto b1 = Batch("b", 0, {lines.begin(), lines.begin() + 5});
+  auto a2 = Batch("a", offset10, {lines.begin() + 10, lines.end()});  // 11..20 again, then new
+  auto r = store_->IngestBatches("h1", {&a1, &b1, &a2}, now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 35u);
+  EXPECT_EQ(r->duplicates, 10u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE source_id = 'a'"), "30");
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT raw) FROM events WHERE source_id = 'a'"), "30");
+  EXPECT_EQ(QueryOne("SELECT string_agg(source_id || ':' || lines || ':' || duplicates, ' ' "
+                     "ORDER BY source_id) FROM log_sources"),
+            "a:30:10 b:5:0");
+  // The whole group again, as after a reconnect: nothing twice.
+  r = store_->IngestBatches("h1", {&a1, &b1, &a2}, now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 0u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events"), "35");
+}
+
 TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
   ASSERT_TRUE(
       store_
