@@ -59,9 +59,8 @@ std::string_view KindName(Kind kind);
 enum class Severity : uint8_t { kInfo = 0, kWarning, kError, kFatal, kPanic };
 std::string_view SeverityName(Severity s);
 
-struct LogEvent {
-  std::string raw;  // the line, without its newline (bounded by the caller)
-
+// Every field of an event but the line itself: plain values, so clearing them is one copy.
+struct LogFields {
   int64_t time_us = 0;  // UTC microseconds; 0 when the line had no readable timestamp
   Span host;            // syslog host field; empty for Dovecot's own log and postlogd
   Span program;         // "postfix/smtpd", "postfix-h1/smtpd", "dovecot", "imap-login", ...
@@ -97,9 +96,13 @@ struct LogEvent {
 
   bool truncated = false;     // the line was longer than the cap and was cut
   bool invalid_utf8 = false;  // raw holds bytes that are not UTF-8, or NUL (kept as they are)
+};
+
+struct LogEvent : LogFields {
+  std::string raw;  // the line, without its newline (bounded by the caller)
 
   std::string_view Get(Span s) const { return std::string_view(raw).substr(s.pos, s.len); }
-  // Resets every field and reuses raw's buffer.
+  // Resets every field and keeps raw's buffer for reuse.
   void Clear();
 };
 

@@ -51,7 +51,7 @@ FieldAccessor Text(Span LogEvent::*span) {
   return {Compare::kText, [span](const LogEvent& e) { return std::string(e.Get(e.*span)); }};
 }
 template <typename T>
-FieldAccessor Integer(T LogEvent::*member) {
+FieldAccessor Integer(T LogFields::*member) {
   return {Compare::kInteger, [member](const LogEvent& e) { return std::to_string(e.*member); }};
 }
 std::string FormatNumber(double v) {
