@@ -33,4 +33,31 @@ class CopyTimeFormatter {
   char cached_[32] = {};
 };
 
+// PostgreSQL's binary COPY format: a header, then per row its field count and each field as
+// a length and its bytes (length -1: NULL); numbers big-endian. The server checks text
+// fields for valid UTF-8, so Text takes only what FitsTextColumn accepts; SafeText mends the
+// rest.
+class BinaryCopyWriter {
+ public:
+  explicit BinaryCopyWriter(std::string* out) : out_(out) {}
+  void Header();
+  void Row(int16_t fields) { Be16(static_cast<uint16_t>(fields)); }
+  void Null() { Be32(0xFFFFFFFFu); }
+  void Text(std::string_view valid);
+  void SafeText(std::string_view any);
+  void Bytes(std::string_view bytes) { Text(bytes); }
+  void Bool(bool v);
+  void Int32(int32_t v);
+  void Int64(int64_t v);
+  void Float4(float v);
+  void Float4Array(const float* values, int n);  // real[], one dimension, no NULLs
+  void Timestamp(int64_t unix_us);               // timestamptz
+
+ private:
+  void Be16(uint16_t v);
+  void Be32(uint32_t v);
+  void Be64(uint64_t v);
+  std::string* out_;
+};
+
 }  // namespace mailfleet::collector

@@ -10,13 +10,13 @@
 #include "collector/store/pg_store_internal.h"
 #include "common/parse/event_json.h"
 #include "common/parse/log_event.h"
+#include "common/parse/utf8.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "pqxx/pqxx"
-#include "pqxx/tablewriter"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::collector {
@@ -31,28 +31,6 @@ constexpr const char kHostColumns[] =
     "(extract(epoch from last_seen) * 1000000)::bigint, "
     "(extract(epoch from connected_since) * 1000000)::bigint, collector_id, peer, "
     "pipeline::text";
-
-// Sends rows already in COPY text format (escaped by copy_format.h). libpqxx 6.4's stream_to
-// keeps its raw-line writer private; its tablewriter is the 6.4 way to do this, deprecated
-// only in favour of that stream_to.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-class RowCopier {
- public:
-  RowCopier(pqxx::transaction_base& tx, const std::string& table,
-            const std::vector<std::string>& columns)
-      : writer_(tx, table, columns.begin(), columns.end()) {}
-  // `rows`: whole rows, each ending in a newline (libpqxx strips the last one and adds it
-  // back, so a chunk of many rows goes as one piece of COPY data).
-  void Write(const std::string& rows) {
-    if (!rows.empty()) writer_.write_raw_line(rows);
-  }
-  void Complete() { writer_.complete(); }
-
- private:
-  pqxx::tablewriter writer_;
-};
-#pragma GCC diagnostic pop
 
 // The events table's columns for the span fields, in kSpanFields order ("" = not stored).
 std::string_view SpanColumn(std::string_view field) {
@@ -72,17 +50,6 @@ const std::string& EventColumns() {
     return c;
   }();
   return *columns;
-}
-
-std::vector<std::string> SplitColumns(std::string_view all) {
-  std::vector<std::string> out;
-  while (!all.empty()) {
-    size_t comma = all.find(", ");
-    out.emplace_back(all.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    all.remove_prefix(comma + 2);
-  }
-  return out;
 }
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
@@ -167,55 +134,80 @@ size_t SpanIndex(std::string_view name) {
   return parse::kSpanFieldCount;  // never: the names below are all kSpanFields names
 }
 
-// One COPY row for the event, in EventColumns() order; `received` is already formatted.
+// Whether [pos, pos + len) of a valid UTF-8 line starts and ends on character boundaries.
+bool OnCharBoundaries(std::string_view raw, size_t pos, size_t len) {
+  auto continuation = [&](size_t i) {
+    return i < raw.size() && (static_cast<unsigned char>(raw[i]) & 0xC0) == 0x80;
+  };
+  return !continuation(pos) && !continuation(pos + len);
+}
+
+// One binary COPY row for the event, in EventColumns() order.
 void AppendRow(const std::string& host, const std::string& source_id,
-               const mailfleet::v1::LogEvent& e, int64_t received_us, std::string_view received,
-               CopyTimeFormatter& times, std::string* row) {
+               const mailfleet::v1::LogEvent& e, int64_t received_us, BinaryCopyWriter& w) {
+  static const int16_t kFields = static_cast<int16_t>(18 + StoredSpans().size());
   const std::string& raw = e.raw();
-  times.Append(e.time_us() != 0 ? e.time_us() : received_us, row);
-  row->push_back('\t');
-  row->append(received);
-  row->push_back('\t');
-  AppendCopyText(host, row);
-  row->push_back('\t');
-  AppendCopyText(source_id, row);
-  row->push_back('\t');
-  AppendCopyInt(static_cast<int64_t>(e.end_offset()), row);
-  row->push_back('\t');
+  w.Row(kFields);
+  w.Timestamp(e.time_us() != 0 ? e.time_us() : received_us);
+  w.Timestamp(received_us);
+  w.SafeText(host);
+  w.SafeText(source_id);
+  w.Int64(static_cast<int64_t>(e.end_offset()));
   auto kind = static_cast<parse::Kind>(
       std::min<uint32_t>(e.kind(), static_cast<uint32_t>(parse::Kind::kCount)));
   auto severity = static_cast<parse::Severity>(std::min<uint32_t>(e.severity(), 4));
-  row->append(parse::KindName(kind));
-  row->push_back('\t');
-  row->append(parse::SeverityName(severity));
-  row->push_back('\t');
-  auto number_or_null = [&](int64_t v, bool present) {
-    AppendNumber(v, present, row);
-    row->push_back('\t');
+  w.Text(parse::KindName(kind));
+  w.Text(parse::SeverityName(severity));
+  auto int32_or_null = [&](int64_t v, bool present) {
+    if (present) {
+      w.Int32(static_cast<int32_t>(v));
+    } else {
+      w.Null();
+    }
   };
-  number_or_null(e.pid(), e.pid() != 0);
-  number_or_null(e.client_port(), e.client_port() != 0);
-  number_or_null(e.relay_port(), e.relay_port() != 0);
-  AppendFloat(e.delay(), row);
-  row->push_back('\t');
-  AppendDelays(e, row);
-  row->push_back('\t');
-  number_or_null(e.size(), e.size() >= 0);
-  number_or_null(e.nrcpt(), e.nrcpt() >= 0);
-  // The parser flags lines that are not valid UTF-8; only those need the full check.
-  bool fits = !e.invalid_utf8() || FitsTextColumn(raw);
-  row->append(e.truncated() ? "t\t" : "f\t");
-  row->append(e.invalid_utf8() || !fits ? "t\t" : "f\t");
-  AppendCopyText(raw, row);
-  row->push_back('\t');
-  if (fits) {
-    AppendCopyNull(row);
+  int32_or_null(e.pid(), e.pid() != 0);
+  int32_or_null(e.client_port(), e.client_port() != 0);
+  int32_or_null(e.relay_port(), e.relay_port() != 0);
+  if (e.delay() >= 0) {
+    w.Float4(e.delay());
   } else {
-    AppendCopyBytea(raw, row);
+    w.Null();
   }
-  for (size_t i : StoredSpans()) AppendSpan(e, i, row);
-  row->push_back('\n');
+  if (e.delays_size() == 4) {
+    w.Float4Array(e.delays().data(), 4);
+  } else {
+    w.Null();
+  }
+  if (e.size() >= 0) {
+    w.Int64(e.size());
+  } else {
+    w.Null();
+  }
+  int32_or_null(e.nrcpt(), e.nrcpt() >= 0);
+  // The agent's invalid_utf8 flag is not trusted: the server refuses text that is not UTF-8.
+  bool fits = FitsTextColumn(raw);
+  w.Bool(e.truncated());
+  w.Bool(e.invalid_utf8() || !fits);
+  if (fits) {
+    w.Text(raw);
+    w.Null();
+  } else {
+    w.Text(parse::ToValidUtf8(raw));
+    w.Bytes(raw);
+  }
+  for (size_t i : StoredSpans()) {
+    auto v = SpanOf(e, i);
+    if (!v) {
+      w.Null();
+    } else if (fits &&
+               OnCharBoundaries(raw, static_cast<size_t>(v->data() - raw.data()), v->size())) {
+      w.Text(*v);
+    } else {
+      w.SafeText(*v);
+    }
+  }
 }
+
 // The kinds that shape a message's lifecycle in the messages and recipients tables.
 bool Derived(parse::Kind kind) {
   switch (kind) {
@@ -272,12 +264,13 @@ void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received
   row->push_back('\n');
 }
 
-// Applies a batch's lifecycle lines (already in derive_batch) to messages and recipients,
-// set-based: open or extend lifecycles, record each recipient's latest attempt, then close
-// the lifecycles that were removed. Within one batch a queue id counts as one lifecycle
-// (Postfix hands a queue id out again only long after its message left, never seconds later).
-void ApplyDerived(pqxx::work& tx, const std::string& host) {
-  tx.exec_params(R"sql(
+// Apply a batch's lifecycle lines (already in derive_batch) to messages and recipients,
+// set-based, in this order, with the host as $1: open or extend lifecycles, record each
+// recipient's latest attempt, then close the lifecycles that were removed. Within one batch a queue
+// id counts as one lifecycle (Postfix hands a queue id out again only long after its message left,
+// never seconds later).
+constexpr const char* kApplyDerived[] = {
+    R"sql(
     INSERT INTO messages AS m (host, queue_id, first_seen, last_seen, origin, client_host,
                                client_ip, message_id, sender, size, nrcpt)
     SELECT $1, queue_id, min(time), max(time),
@@ -302,8 +295,7 @@ void ApplyDerived(pqxx::work& tx, const std::string& host) {
       sender = coalesce(EXCLUDED.sender, m.sender),
       size = coalesce(EXCLUDED.size, m.size),
       nrcpt = coalesce(EXCLUDED.nrcpt, m.nrcpt))sql",
-                 host);
-  tx.exec_params(R"sql(
+    R"sql(
     INSERT INTO recipients AS r (message, recipient, orig_to, status, dsn, relay_host, relay_ip,
                                  relay_port, delay, delays, response, queued_as, time, attempts)
     SELECT m.id, d.recipient, d.orig_to, d.status, d.dsn, d.relay_host, d.relay_ip, d.relay_port,
@@ -322,17 +314,14 @@ void ApplyDerived(pqxx::work& tx, const std::string& host) {
       relay_port = EXCLUDED.relay_port, delay = EXCLUDED.delay, delays = EXCLUDED.delays,
       response = EXCLUDED.response, queued_as = coalesce(EXCLUDED.queued_as, r.queued_as),
       time = EXCLUDED.time, attempts = r.attempts + EXCLUDED.attempts)sql",
-                 host);
-  tx.exec_params(R"sql(
+    R"sql(
     UPDATE messages m SET removed = x.removed OR m.removed, expired = x.expired OR m.expired,
                           last_seen = greatest(m.last_seen, x.time)
       FROM (SELECT queue_id, bool_or(kind = 'removed') AS removed,
                    bool_or(kind = 'expired') AS expired, max(time) AS time
               FROM derive_batch WHERE kind IN ('removed', 'expired') AND queue_id IS NOT NULL
              GROUP BY queue_id) x
-     WHERE m.host = $1 AND m.queue_id = x.queue_id AND NOT m.removed)sql",
-                 host);
-}
+     WHERE m.host = $1 AND m.queue_id = x.queue_id AND NOT m.removed)sql"};
 
 // Numbered query parameters ($1, $2, ...) and WHERE terms built from the CLI's filters.
 class SqlFilter {
@@ -610,6 +599,31 @@ void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& 
   }
 }
 
+std::unique_ptr<RawConnection> PgStore::AcquireRaw() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](PgStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+        return !s->raw_idle_.empty() || s->raw_open_ < s->options_.pool_size;
+      },
+      this));
+  if (!raw_idle_.empty()) {
+    auto conn = std::move(raw_idle_.back());
+    raw_idle_.pop_back();
+    return conn;
+  }
+  ++raw_open_;
+  return nullptr;  // the caller connects, outside the lock
+}
+
+void PgStore::ReleaseRaw(std::unique_ptr<RawConnection> conn) {
+  absl::MutexLock lock(&mu_);
+  if (conn != nullptr && conn->ok()) {
+    raw_idle_.push_back(std::move(conn));
+  } else {
+    --raw_open_;
+  }
+}
+
 absl::StatusOr<IngestResult> PgStore::IngestBatches(
     const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
     TimePoint received) {
@@ -626,42 +640,55 @@ absl::StatusOr<IngestResult> PgStore::IngestBatches(
   }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
-  static const std::vector<std::string> kColumns = SplitColumns(EventColumns());
+  RETURN_IF_ERROR(WithConnection("preparing partitions", [&](pqxx::connection& c) {
+    EnsurePartitions(c, days, received);
+    return absl::OkStatus();
+  }));
+
+  static const std::string kCopyEvents =
+      fmt::format("COPY events ({}) FROM STDIN (FORMAT binary)", EventColumns());
+  static const std::string kCopyDerive =
+      fmt::format("COPY derive_batch ({}) FROM STDIN", kDeriveColumns);
   constexpr size_t kChunk = 256 * 1024;  // COPY data is sent in pieces of about this size
 
-  RETURN_IF_ERROR(WithConnection("storing log lines", [&](pqxx::connection& c) -> absl::Status {
-    EnsurePartitions(c, days, received);
-    result = {};
-    pqxx::work tx(c);
-    struct SourceState {
-      uint64_t high = 0;
-      std::string path;
-      int64_t inserted = 0, duplicates = 0, last_time = 0;
-    };
-    std::map<std::string, SourceState> state;  // by source id: the order rows are locked in
-    for (const auto* batch : batches) state[batch->source_id()].path = batch->path();
-    // Every source row is locked before any line is stored: a replay on another stream of
-    // the host waits here, then finds the watermark moved.
-    for (auto& [id, st] : state) {
-      tx.exec_params(
-          "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
-          "ON CONFLICT DO NOTHING",
-          host, id, st.path);
-      st.high = static_cast<uint64_t>(
-          tx.exec_params1("SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 "
-                          "FOR UPDATE",
-                          host, id)[0]
-              .as<int64_t>());
-    }
-    CopyTimeFormatter times;
-    std::string received_text;
-    times.Append(received_us, &received_text);
-    std::string derive_rows;  // COPY text for derive_batch
-    int derive_count = 0;
-    {
-      RowCopier copy(tx, "events", kColumns);
+  std::unique_ptr<RawConnection> conn = AcquireRaw();
+  absl::Status status;
+  // The transaction below, on a live connection; one retry when the connection was lost
+  // before it committed (nothing of a transaction that did not commit is kept).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      if (conn == nullptr) conn = std::make_unique<RawConnection>(conninfo_);
+      result = {};
+      RawConnection& c = *conn;
+      struct SourceState {
+        uint64_t high = 0;
+        std::string path;
+        int64_t inserted = 0, duplicates = 0, last_time = 0;
+      };
+      // By source id: the order the source rows are locked in.
+      std::map<std::string, SourceState> state;
+      for (const auto* batch : batches) state[batch->source_id()].path = batch->path();
+      c.Exec("BEGIN");
+      // Every source row is locked before any line is stored: a replay on another stream of
+      // the host waits here, then finds the watermark moved.
+      for (auto& [id, st] : state) {
+        c.Exec(
+            "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING",
+            {host, id, st.path});
+        RawResult w = c.Exec(
+            "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 FOR UPDATE",
+            {host, id});
+        st.high = std::stoull(std::string(w.Get(0, 0)));
+      }
+      CopyTimeFormatter times;
+      std::string derive_rows;  // COPY text for derive_batch
+      int derive_count = 0;
       std::string rows;
       rows.reserve(kChunk + 64 * 1024);
+      BinaryCopyWriter writer(&rows);
+      writer.Header();
+      c.CopyBegin(kCopyEvents);
       for (const auto* batch : batches) {
         SourceState& st = state[batch->source_id()];
         for (const auto& e : batch->events()) {
@@ -669,9 +696,9 @@ absl::StatusOr<IngestResult> PgStore::IngestBatches(
             ++st.duplicates;
             continue;
           }
-          AppendRow(host, batch->source_id(), e, received_us, received_text, times, &rows);
+          AppendRow(host, batch->source_id(), e, received_us, writer);
           if (rows.size() >= kChunk) {
-            copy.Write(rows);
+            c.CopyPut(rows);
             rows.clear();
           }
           if (Derived(static_cast<parse::Kind>(e.kind()))) {
@@ -682,39 +709,50 @@ absl::StatusOr<IngestResult> PgStore::IngestBatches(
           ++st.inserted;
         }
       }
-      copy.Write(rows);
-      copy.Complete();
-    }
-    if (derive_count > 0) {
-      tx.exec(
-          "CREATE TEMP TABLE IF NOT EXISTS derive_batch (seq integer, time timestamptz, "
-          "kind text, queue_id text, client_host text, client_ip text, message_id text, "
-          "sender text, size bigint, nrcpt integer, recipient text, orig_to text, status text, "
-          "dsn text, relay_host text, relay_ip text, relay_port integer, delay real, "
-          "delays real[], response text, queued_as text) ON COMMIT DELETE ROWS");
-      {
-        static const std::vector<std::string> kDerive = SplitColumns(kDeriveColumns);
-        RowCopier derive(tx, "derive_batch", kDerive);
-        derive.Write(derive_rows);
-        derive.Complete();
+      c.CopyPut(rows);
+      c.CopyEnd();
+      if (derive_count > 0) {
+        c.Exec(
+            "CREATE TEMP TABLE IF NOT EXISTS derive_batch (seq integer, time timestamptz, "
+            "kind text, queue_id text, client_host text, client_ip text, message_id text, "
+            "sender text, size bigint, nrcpt integer, recipient text, orig_to text, "
+            "status text, dsn text, relay_host text, relay_ip text, relay_port integer, "
+            "delay real, delays real[], response text, queued_as text) ON COMMIT DELETE ROWS");
+        c.CopyBegin(kCopyDerive);
+        c.CopyPut(derive_rows);
+        c.CopyEnd();
+        for (const char* sql : kApplyDerived) c.Exec(sql, {host});
       }
-      ApplyDerived(tx, host);
+      for (const auto& [id, st] : state) {
+        if (st.inserted == 0 && st.duplicates == 0) continue;
+        c.Exec(
+            "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
+            "duplicates = duplicates + $6, "
+            "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
+            "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
+            {host, id, std::to_string(st.high), st.path, std::to_string(st.inserted),
+             std::to_string(st.duplicates), std::to_string(st.last_time)});
+        result.inserted += static_cast<uint32_t>(st.inserted);
+        result.duplicates += static_cast<uint32_t>(st.duplicates);
+      }
+      c.Exec("COMMIT");
+      status = absl::OkStatus();
+      break;
+    } catch (const RawError& e) {
+      conn.reset();  // never reused: it may sit in a failed transaction or a COPY
+      if (e.connection_lost()) {
+        status = absl::UnavailableError(fmt::format(
+            "storing log lines: lost the connection to PostgreSQL at '{}': {}; check that the "
+            "server runs",
+            RedactConninfo(conninfo_), e.what()));
+        continue;
+      }
+      status = absl::InternalError(fmt::format("storing log lines: {}", e.what()));
+      break;
     }
-    for (const auto& [id, st] : state) {
-      if (st.inserted == 0 && st.duplicates == 0) continue;
-      tx.exec_params(
-          "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
-          "duplicates = duplicates + $6, "
-          "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
-          "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
-          host, id, static_cast<int64_t>(st.high), st.path, st.inserted, st.duplicates,
-          st.last_time);
-      result.inserted += static_cast<uint32_t>(st.inserted);
-      result.duplicates += static_cast<uint32_t>(st.duplicates);
-    }
-    tx.commit();
-    return absl::OkStatus();
-  }));
+  }
+  ReleaseRaw(std::move(conn));
+  RETURN_IF_ERROR(status);
   return result;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "collector/store/pg_raw.h"
 #include "collector/store/store.h"
 #include "pqxx/connection"
 
@@ -18,7 +19,8 @@ struct PgStoreOptions {
   // A host whose last heartbeat is older than this is reported disconnected, even if no
   // collector noticed its stream end (a collector killed with -9, say).
   std::chrono::seconds stale_after{30};
-  // Connections opened at most; each one serves one call at a time.
+  // Connections opened at most, for queries and again for log ingest; each one serves one
+  // call at a time.
   int pool_size = 4;
   // Days of events kept; older day partitions are dropped by DropExpiredPartitions().
   int retention_days = 30;
@@ -95,12 +97,17 @@ class PgStore final : public Store {
   void Release(std::unique_ptr<pqxx::connection> conn);
   // Creates the day partitions that rows of these days (days since the epoch) need.
   void EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days, TimePoint now);
+  // The ingest path's own connections (binary COPY): null means "connect one".
+  std::unique_ptr<RawConnection> AcquireRaw();
+  void ReleaseRaw(std::unique_ptr<RawConnection> conn);
 
   const std::string conninfo_;
   const PgStoreOptions options_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // connections lent out or idle
+  std::vector<std::unique_ptr<RawConnection>> raw_idle_ ABSL_GUARDED_BY(mu_);
+  int raw_open_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Mutex partitions_mu_;
   std::set<int64_t> partition_days_ ABSL_GUARDED_BY(partitions_mu_);  // known to exist
 };

@@ -40,6 +40,13 @@ class IngestTest : public mailfleet::testing::FreshDatabaseTest {
       out->set_kind(static_cast<uint32_t>(e.kind));
       out->set_severity(static_cast<uint32_t>(e.severity));
       out->set_delay(e.delay);
+      if (e.delays[0] >= 0) {
+        for (float d : e.delays) out->add_delays(d);
+      }
+      out->set_pid(e.pid);
+      out->set_relay_port(e.relay_port);
+      out->set_client_port(e.client_port);
+      out->set_truncated(e.truncated);
       out->set_size(e.size);
       out->set_nrcpt(e.nrcpt);
       out->set_invalid_utf8(e.invalid_utf8);
@@ -145,6 +152,10 @@ TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
             "h2|delivery|555D8106188|alice@h3.lab.test|h3.lab.test|198.18.0.13|sent|2.0.0|"
             "59370106184|h2|smtp");
   EXPECT_EQ(QueryOne("SELECT delay::text FROM events"), "0.02");
+  EXPECT_EQ(QueryOne("SELECT concat_ws('|', delays::text, pid, relay_port, size, nrcpt, "
+                     "truncated, invalid_utf8, raw_bytes IS NULL, client_ip IS NULL, "
+                     "to_char(time AT TIME ZONE 'UTC', 'MM-DD HH24:MI:SS.US')) FROM events"),
+            "{0.01,0.01,0,0}|8482|25|f|f|t|t|11-29 02:57:41.000000");  // NULLs are skipped
 }
 
 TEST_F(IngestTest, HostileBytesAreStoredSafelyAndExactly) {
