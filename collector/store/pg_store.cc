@@ -840,7 +840,18 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
 }
 
 absl::StatusOr<int64_t> PgStore::LastEventId() {
-  return Scalar<int64_t>("reading the newest log line", "SELECT coalesce(max(id), 0) FROM events");
+  // The largest stored id, looked for among the ids the sequence handed out last (the BRIN
+  // index narrows `id > x` to a few block ranges), in ever wider windows: ids of rolled-back
+  // batches leave gaps.
+  return Scalar<int64_t>("reading the newest log line", R"sql(
+    WITH RECURSIVE last AS (SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0) AS v),
+    look (width, found) AS (
+      SELECT 10000::bigint,
+             (SELECT max(id) FROM events WHERE id > (SELECT v FROM last) - 10000)
+      UNION ALL
+      SELECT width * 10, (SELECT max(id) FROM events WHERE id > (SELECT v FROM last) - width * 10)
+        FROM look WHERE found IS NULL AND width <= (SELECT v FROM last))
+    SELECT coalesce(max(found), 0) FROM look)sql");
 }
 
 absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {

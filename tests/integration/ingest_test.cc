@@ -230,6 +230,32 @@ TEST_F(IngestTest, QueriesFilterByMessageIdAcrossHosts) {
   EXPECT_TRUE(store_->QueryEvents({}, *last)->empty());
 }
 
+// `logs --follow` starts at the newest stored id and asks for the lines after it; ids of
+// batches that never committed leave gaps in the sequence.
+TEST_F(IngestTest, FollowingStartsAtTheNewestIdAndSeesOnlyLaterLines) {
+  auto lines = Lines(1, 5);
+  ASSERT_TRUE(
+      store_->IngestBatch("h1", Batch("s", 0, {lines.begin(), lines.begin() + 3}), now_).ok());
+  auto last = store_->LastEventId();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(std::to_string(*last), QueryOne("SELECT max(id) FROM events"));
+  // A gap of 50,000 ids, as a large rolled-back batch leaves.
+  QueryOne("SELECT count(nextval('events_id_seq')) FROM generate_series(1, 50000)");
+  auto again = store_->LastEventId();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *last);
+  uint64_t offset = 0;
+  for (int i = 0; i < 3; ++i) offset += lines[i].size() + 1;
+  ASSERT_TRUE(
+      store_->IngestBatch("h1", Batch("s", offset, {lines.begin() + 3, lines.end()}), now_).ok());
+  auto after = store_->QueryEvents({}, *last);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_NE((*after)[0].raw().find("a4@"), std::string::npos);
+  EXPECT_NE((*after)[1].raw().find("a5@"), std::string::npos);
+  EXPECT_EQ(std::to_string(*store_->LastEventId()), QueryOne("SELECT max(id) FROM events"));
+}
+
 TEST_F(IngestTest, MessageLifecyclesAreDerivedAsLinesArrive) {
   std::vector<std::string> first = {
       "Nov 29 02:57:40 h1 postfix/smtpd[1]: 4C598106183: client=mx.example.org[192.0.2.7]",
