@@ -205,7 +205,8 @@ int main(int argc, char** argv) {
                  "Seconds without a message before an agent counts as disconnected (default 20) "
                  "[stale_after_seconds]");
   app.add_option("--db-connections", config.db_connections,
-                 "PostgreSQL connections (and store worker threads), default 4 [db_connections]");
+                 "PostgreSQL connections for queries, as many again for log ingest, and store "
+                 "worker threads; default 4 [db_connections]");
   app.add_option("--retention-days", config.retention_days,
                  "Days of log lines kept, default 30 [retention_days]");
   app.add_option("--ready-file", config.ready_file,

@@ -170,7 +170,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     {
       absl::MutexLock lock(&ingest_mu_);
       done_ = true;
-      storing = ingesting_;  // then the store task deletes this when it ends
+      storing = !groups_.empty();  // then the last store task deletes this
     }
     if (!storing) delete this;
   }
@@ -277,47 +277,131 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       return;
     }
     // The batch is moved out of in_ so the next read can reuse it. Reading goes on while the
-    // store works, up to kReadAhead waiting batches; the store task then takes all that wait
-    // in one transaction and acks the last (an ack covers every batch up to its id).
+    // store works, up to kReadAhead waiting batches (see Group).
     auto batch = std::make_shared<mailfleet::v1::LogBatch>(std::move(*in_.mutable_log_batch()));
-    bool post = false;
+    std::vector<std::function<void()>> tasks;
     bool read = true;
+    bool resume = false;  // never: this is the read chain
     {
       absl::MutexLock lock(&ingest_mu_);
       if (!ingest_failed_) pending_.push_back(std::move(batch));  // else: never acked, resent
-      if (!ingesting_ && !pending_.empty()) {
-        ingesting_ = true;
-        post = true;
-      }
+      StartGroupsLocked(&tasks, &resume);
       if (pending_.size() >= kReadAhead) {
         read_parked_ = true;
         read = false;
       }
     }
-    if (post) service_->queue_.Post([this] { IngestPending(); });
+    for (auto& t : tasks) service_->queue_.Post(std::move(t));
     if (read) StartRead(&in_);
   }
 
-  // Runs on the work queue: stores the waiting batches in one transaction and acks them.
-  // While ingesting_ is set, OnDone leaves deleting this Stream to here.
-  void IngestPending() {
+  // Log batches are stored in groups: a group takes every batch waiting when it starts, is
+  // stored in one transaction and acked with its last batch id (an ack covers every batch up
+  // to its id). Two groups may be in flight: while the first commits, the second stores its
+  // lines ahead on a connection of its own (Store::IngestAhead), assuming the watermarks the
+  // first will leave, and commits after it, or stores again if that assumption failed. A
+  // second group starts only once the first holds its connection, and never waits for one,
+  // so groups waiting on each other cannot hold every connection.
+  struct Group {
     std::vector<std::shared_ptr<mailfleet::v1::LogBatch>> batches;
+    std::vector<const mailfleet::v1::LogBatch*> view;
+    std::map<std::string, uint64_t> last_end;     // per source: the end offset of its last line
+    std::unique_ptr<Store::PendingIngest> ahead;  // stored ahead, waiting for its turn
+    bool copying = false;                         // its IngestAhead task has not ended
+    bool holds_connection = false;                // (first group) a second may start
+  };
+
+  // Starts the groups that may start, taking the waiting batches; the tasks to post go to
+  // `tasks`. Sets *resume when it took batches from a parked read chain: the caller restarts
+  // it (StartRead) once the lock is released.
+  void StartGroupsLocked(std::vector<std::function<void()>>* tasks, bool* resume)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ingest_mu_) {
+    if (ingest_failed_ || done_ || pending_.empty()) return;
+    bool first = groups_.empty();
+    if (!first && (groups_.size() >= 2 || !groups_.front()->holds_connection ||
+                   pending_.size() < kMinAhead)) {
+      return;
+    }
+    auto group = std::make_shared<Group>();
+    for (auto& b : pending_) {
+      if (!b->events().empty())
+        group->last_end[b->source_id()] = b->events().rbegin()->end_offset();
+      group->view.push_back(b.get());
+      group->batches.push_back(std::move(b));
+    }
+    pending_.clear();
+    groups_.push_back(group);
+    if (first) {
+      tasks->push_back([this, group] { RunGroups(group, StoreFirst(group)); });
+    } else {
+      group->copying = true;
+      std::map<std::string, uint64_t> expected = groups_.front()->last_end;
+      tasks->push_back([this, group, expected] { StoreAhead(group, expected); });
+    }
+    if (read_parked_ && !done_) {
+      read_parked_ = false;
+      *resume = true;  // room again
+    }
+  }
+
+  // The first group's transaction, from the start.
+  absl::StatusOr<IngestResult> StoreFirst(const std::shared_ptr<Group>& group) {
+    return service_->store_.IngestBatches(session_.host, group->view, service_->clock_.Now(),
+                                          [this, group] { OnConnectionHeld(group); });
+  }
+
+  void OnConnectionHeld(const std::shared_ptr<Group>& group) {
+    std::vector<std::function<void()>> tasks;
     bool resume = false;
     {
       absl::MutexLock lock(&ingest_mu_);
-      if (!ingest_failed_) {
-        batches.assign(pending_.begin(), pending_.end());
-        pending_.clear();
-      }
-      resume = read_parked_ && !done_ && !ingest_failed_;
-      read_parked_ = false;
+      group->holds_connection = true;
+      StartGroupsLocked(&tasks, &resume);
     }
-    if (resume) StartRead(&in_);  // room again: the next batches are read during this one's store
+    for (auto& t : tasks) service_->queue_.Post(std::move(t));
+    if (resume) StartRead(&in_);
+  }
 
-    if (!batches.empty()) {
-      std::vector<const mailfleet::v1::LogBatch*> view;
-      for (const auto& b : batches) view.push_back(b.get());
-      auto result = service_->store_.IngestBatches(session_.host, view, service_->clock_.Now());
+  // A second group's lines, stored while the first commits. Commits itself when the first
+  // ended meanwhile; else the first's task commits it.
+  void StoreAhead(const std::shared_ptr<Group>& group,
+                  const std::map<std::string, uint64_t>& expected) {
+    auto ahead =
+        service_->store_.IngestAhead(session_.host, group->view, service_->clock_.Now(), expected);
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      group->copying = false;
+      if (ahead.ok()) {
+        group->ahead = std::move(*ahead);  // null: no connection was free
+        if (group->ahead != nullptr) ++service_->groups_stored_ahead_;
+      } else {
+        spdlog::warn("agent {}: log batches not stored ahead ({}); storing them in turn",
+                     session_.host, ahead.status().message());
+      }
+      if (groups_.front() != group) return;  // the first group's task continues with it
+      group->holds_connection = group->ahead != nullptr;
+    }
+    RunGroups(group, StoreInTurn(group));
+  }
+
+  // A group whose turn came: commits what it stored ahead, or stores it all now.
+  absl::StatusOr<IngestResult> StoreInTurn(const std::shared_ptr<Group>& group) {
+    std::unique_ptr<Store::PendingIngest> ahead;
+    {
+      absl::MutexLock lock(&ingest_mu_);
+      ahead = std::move(group->ahead);
+      if (ingest_failed_) return absl::AbortedError("an earlier group was not stored");
+    }
+    if (ahead != nullptr) return service_->store_.FinishIngest(std::move(ahead));
+    return StoreFirst(group);
+  }
+
+  // Acks (or fails) `group`, the first in flight, then goes on with the next group while its
+  // turn has come and it is not still storing ahead. Runs on the work queue; the last task of
+  // a Stream whose OnDone came deletes it.
+  void RunGroups(std::shared_ptr<Group> group, absl::StatusOr<IngestResult> result) {
+    while (group != nullptr) {
+      const auto& batches = group->batches;
       if (result.ok()) {
         CollectorMessage out;
         auto* ack = out.mutable_ack();
@@ -326,43 +410,58 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
         ack->set_duplicates(result->duplicates);
         Send(std::move(out));
       } else {
-        spdlog::error("agent {}: log batches {}..{} not stored: {}", session_.host,
-                      batches.front()->batch_id(), batches.back()->batch_id(),
-                      result.status().message());
-        // Nothing after the failed batches may be stored (that would move the watermark past
-        // them): the stream ends, and the agent sends the unacked lines on its next one.
+        if (result.status().code() != absl::StatusCode::kAborted) {
+          spdlog::error("agent {}: log batches {}..{} not stored: {}", session_.host,
+                        batches.front()->batch_id(), batches.back()->batch_id(),
+                        result.status().message());
+        }
+        // Nothing after the failed batches may be stored (that would move the watermark
+        // past them): the stream ends, and the agent sends the unacked lines on its next one.
         bool finish_here = false;
+        bool first_failure = false;
         {
           absl::MutexLock lock(&ingest_mu_);
+          first_failure = !ingest_failed_;
           ingest_failed_ = true;
           pending_.clear();
           finish_here = read_parked_ && !done_;  // no read pending: the chain ends here
           read_parked_ = false;
         }
-        grpc::Status status(
-            grpc::StatusCode::UNAVAILABLE,
-            fmt::format("the collector cannot store log lines now: {}", result.status().message()));
-        if (finish_here) {
-          FinishOnce(std::move(status));
-        } else {
-          context_->TryCancel();  // the pending read fails, and the read chain finishes
+        if (first_failure) {
+          grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                              fmt::format("the collector cannot store log lines now: {}",
+                                          result.status().message()));
+          if (finish_here) {
+            FinishOnce(std::move(status));
+          } else {
+            context_->TryCancel();  // the pending read fails, and the read chain finishes
+          }
         }
       }
-    }
 
-    bool again = false;
-    bool destroy = false;
-    {
-      absl::MutexLock lock(&ingest_mu_);
-      again = !pending_.empty() && !ingest_failed_ && !done_;
-      if (!again) {
-        ingesting_ = false;
-        destroy = done_;
+      std::vector<std::function<void()>> tasks;
+      std::shared_ptr<Group> next;
+      bool destroy = false;
+      bool resume = false;
+      {
+        absl::MutexLock lock(&ingest_mu_);
+        groups_.pop_front();
+        if (!groups_.empty() && !groups_.front()->copying) {
+          next = groups_.front();
+          next->holds_connection = next->ahead != nullptr;
+        }
+        StartGroupsLocked(&tasks, &resume);
+        destroy = groups_.empty() && done_;
       }
+      for (auto& t : tasks) service_->queue_.Post(std::move(t));
+      if (resume) StartRead(&in_);
+      if (destroy) {
+        delete this;
+        return;
+      }
+      group = std::move(next);
+      if (group != nullptr) result = StoreInTurn(group);
     }
-    // Posted again rather than looped, so other hosts' batches take their turn.
-    if (again) service_->queue_.Post([this] { IngestPending(); });
-    if (destroy) delete this;
   }
 
   void HandleCommandResult() {
@@ -393,11 +492,12 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   std::atomic<int64_t> last_activity_{0};
   AgentMessage in_;
 
-  // Log batches read ahead of the store (see HandleLogBatch).
+  // Log batches read ahead of the store, and the groups being stored (see Group).
   static constexpr size_t kReadAhead = 4;
+  static constexpr size_t kMinAhead = 2;  // batches a second group waits for
   absl::Mutex ingest_mu_;
   std::deque<std::shared_ptr<mailfleet::v1::LogBatch>> pending_ ABSL_GUARDED_BY(ingest_mu_);
-  bool ingesting_ ABSL_GUARDED_BY(ingest_mu_) = false;    // a store task is posted or running
+  std::deque<std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(ingest_mu_);  // oldest first
   bool read_parked_ ABSL_GUARDED_BY(ingest_mu_) = false;  // no read pending: waits for room
   bool ingest_failed_ ABSL_GUARDED_BY(ingest_mu_) = false;
   bool done_ ABSL_GUARDED_BY(ingest_mu_) = false;  // OnDone ran

@@ -46,6 +46,8 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
   std::vector<std::string> ConnectedHosts();
   // Queues the command on the host's stream; false when the host has none here.
   bool SendCommand(const std::string& host, mailfleet::v1::Command command);
+  // Groups of log batches whose lines were stored while the group before them committed.
+  uint64_t groups_stored_ahead() const { return groups_stored_ahead_; }
   // Called (on a worker thread) each time a host has registered. Set before serving.
   void SetOnRegistered(std::function<void()> fn) { on_registered_ = std::move(fn); }
 
@@ -66,6 +68,7 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
   std::map<std::string, Stream*> by_host_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> next_stream_{1};
+  std::atomic<uint64_t> groups_stored_ahead_{0};
   std::function<void()> on_registered_;
   std::thread reaper_;
 };

@@ -615,6 +615,19 @@ std::unique_ptr<RawConnection> PgStore::AcquireRaw() {
   return nullptr;  // the caller connects, outside the lock
 }
 
+bool PgStore::TryAcquireRaw(std::unique_ptr<RawConnection>* conn) {
+  absl::MutexLock lock(&mu_);
+  if (!raw_idle_.empty()) {
+    *conn = std::move(raw_idle_.back());
+    raw_idle_.pop_back();
+    return true;
+  }
+  if (raw_open_ >= options_.pool_size) return false;
+  ++raw_open_;
+  conn->reset();  // the caller connects, outside the lock
+  return true;
+}
+
 void PgStore::ReleaseRaw(std::unique_ptr<RawConnection> conn) {
   absl::MutexLock lock(&mu_);
   if (conn != nullptr && conn->ok()) {
@@ -624,11 +637,180 @@ void PgStore::ReleaseRaw(std::unique_ptr<RawConnection> conn) {
   }
 }
 
-absl::StatusOr<IngestResult> PgStore::IngestBatches(
-    const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
-    TimePoint received) {
-  IngestResult result;
-  if (batches.empty()) return result;
+// One ingest transaction on an ingest connection: the sources' watermarks, the lines beyond
+// them in binary COPY, the derived message rows, the commit. Statements throw RawError.
+// Destroyed before Commit(), it rolls back.
+class PgStore::Ingest final : public Store::PendingIngest {
+ public:
+  Ingest(PgStore& store, std::unique_ptr<RawConnection> conn, std::string host,
+         std::vector<const mailfleet::v1::LogBatch*> batches, TimePoint received)
+      : store_(store),
+        conn_(std::move(conn)),
+        host_(std::move(host)),
+        batches_(std::move(batches)),
+        received_us_(
+            std::chrono::duration_cast<std::chrono::microseconds>(received.time_since_epoch())
+                .count()) {
+    for (const auto* batch : batches_) sources_[batch->source_id()].path = batch->path();
+  }
+
+  ~Ingest() override {
+    if (conn_ != nullptr && open_) {
+      try {
+        conn_->Exec("ROLLBACK");
+      } catch (const RawError&) {
+        conn_.reset();
+      }
+    }
+    store_.ReleaseRaw(std::move(conn_));
+  }
+
+  // Connects when the pool lent a slot rather than a connection, and begins.
+  void Begin() {
+    if (conn_ == nullptr) conn_ = std::make_unique<RawConnection>(store_.conninfo_);
+    conn_->Exec("BEGIN");
+    open_ = true;
+  }
+
+  // Locks every source row, in source order. With check, false when a watermark is not the
+  // one the lines were chosen by; else the lines are chosen by these.
+  bool LockSources(bool check) {
+    for (auto& [id, st] : sources_) {
+      conn_->Exec(
+          "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
+          "ON CONFLICT DO NOTHING",
+          {host_, id, st.path});
+      RawResult w = conn_->Exec(
+          "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 FOR UPDATE",
+          {host_, id});
+      uint64_t watermark = std::stoull(std::string(w.Get(0, 0)));
+      if (check && watermark != st.start) return false;
+      st.start = watermark;
+    }
+    return true;
+  }
+
+  // The lines are chosen by `expected`, or by the watermarks as they are now, unlocked.
+  void AssumeWatermarks(const std::map<std::string, uint64_t>& expected) {
+    for (auto& [id, st] : sources_) {
+      if (auto it = expected.find(id); it != expected.end()) {
+        st.start = it->second;
+        continue;
+      }
+      RawResult w = conn_->Exec(
+          "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2", {host_, id});
+      st.start = w.rows() == 0 ? 0 : std::stoull(std::string(w.Get(0, 0)));
+    }
+  }
+
+  // COPYs the lines beyond each source's start watermark.
+  void CopyLines() {
+    derive_rows_.clear();
+    derive_count_ = 0;
+    for (auto& [id, st] : sources_) st.inserted = st.duplicates = st.last_time = 0;
+    static const std::string kCopyEvents =
+        fmt::format("COPY events ({}) FROM STDIN (FORMAT binary)", EventColumns());
+    constexpr size_t kChunk = 256 * 1024;  // COPY data is sent in pieces of about this size
+    std::string rows;
+    rows.reserve(kChunk + 64 * 1024);
+    BinaryCopyWriter writer(&rows);
+    writer.Header();
+    CopyTimeFormatter times;
+    conn_->CopyBegin(kCopyEvents);
+    for (auto& [id, st] : sources_) st.high = st.start;
+    for (const auto* batch : batches_) {
+      SourceState& st = sources_[batch->source_id()];
+      for (const auto& e : batch->events()) {
+        if (e.end_offset() <= st.high) {
+          ++st.duplicates;
+          continue;
+        }
+        AppendRow(host_, batch->source_id(), e, received_us_, writer);
+        if (rows.size() >= kChunk) {
+          conn_->CopyPut(rows);
+          rows.clear();
+        }
+        if (Derived(static_cast<parse::Kind>(e.kind()))) {
+          AppendDeriveRow(++derive_count_, e, received_us_, times, &derive_rows_);
+        }
+        st.high = e.end_offset();
+        st.last_time = std::max(st.last_time, e.time_us());
+        ++st.inserted;
+      }
+    }
+    conn_->CopyPut(rows);
+    conn_->CopyEnd();
+  }
+
+  // Derives the message rows, moves the watermarks and commits.
+  IngestResult Commit() {
+    static const std::string kCopyDerive =
+        fmt::format("COPY derive_batch ({}) FROM STDIN", kDeriveColumns);
+    if (derive_count_ > 0) {
+      conn_->Exec(
+          "CREATE TEMP TABLE IF NOT EXISTS derive_batch (seq integer, time timestamptz, "
+          "kind text, queue_id text, client_host text, client_ip text, message_id text, "
+          "sender text, size bigint, nrcpt integer, recipient text, orig_to text, "
+          "status text, dsn text, relay_host text, relay_ip text, relay_port integer, "
+          "delay real, delays real[], response text, queued_as text) ON COMMIT DELETE ROWS");
+      conn_->CopyBegin(kCopyDerive);
+      conn_->CopyPut(derive_rows_);
+      conn_->CopyEnd();
+      for (const char* sql : kApplyDerived) conn_->Exec(sql, {host_});
+    }
+    IngestResult result;
+    for (const auto& [id, st] : sources_) {
+      if (st.inserted == 0 && st.duplicates == 0) continue;
+      conn_->Exec(
+          "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
+          "duplicates = duplicates + $6, "
+          "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
+          "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
+          {host_, id, std::to_string(st.high), st.path, std::to_string(st.inserted),
+           std::to_string(st.duplicates), std::to_string(st.last_time)});
+      result.inserted += static_cast<uint32_t>(st.inserted);
+      result.duplicates += static_cast<uint32_t>(st.duplicates);
+    }
+    conn_->Exec("COMMIT");
+    open_ = false;
+    return result;
+  }
+
+  void Rollback() {
+    conn_->Exec("ROLLBACK");
+    open_ = false;
+  }
+
+  // After a RawError: the connection is not reused.
+  void Drop() {
+    conn_.reset();
+    open_ = false;
+  }
+
+ private:
+  struct SourceState {
+    uint64_t start = 0;  // the watermark the lines are chosen by
+    uint64_t high = 0;   // the end offset of the last line stored
+    std::string path;
+    int64_t inserted = 0, duplicates = 0, last_time = 0;
+  };
+
+  PgStore& store_;
+  std::unique_ptr<RawConnection> conn_;
+  bool open_ = false;  // a transaction is open
+  const std::string host_;
+  const std::vector<const mailfleet::v1::LogBatch*> batches_;
+  const int64_t received_us_;
+  std::map<std::string, SourceState> sources_;  // by source id: the order rows are locked in
+  std::string derive_rows_;                     // COPY text for derive_batch
+  int derive_count_ = 0;
+};
+
+namespace {
+
+// The days (since the epoch) the batches' lines fall on, each once.
+std::vector<int64_t> DaysOf(const std::vector<const mailfleet::v1::LogBatch*>& batches,
+                            TimePoint received) {
   int64_t received_us =
       std::chrono::duration_cast<std::chrono::microseconds>(received.time_since_epoch()).count();
   std::vector<int64_t> days;
@@ -640,120 +822,93 @@ absl::StatusOr<IngestResult> PgStore::IngestBatches(
   }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
+  return days;
+}
+
+absl::Status IngestError(const RawError& e, const std::string& conninfo) {
+  if (e.connection_lost()) {
+    return absl::UnavailableError(fmt::format(
+        "storing log lines: lost the connection to PostgreSQL at '{}': {}; check that the "
+        "server runs",
+        RedactConninfo(conninfo), e.what()));
+  }
+  return absl::InternalError(fmt::format("storing log lines: {}", e.what()));
+}
+
+}  // namespace
+
+absl::StatusOr<IngestResult> PgStore::IngestBatches(
+    const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+    TimePoint received, const std::function<void()>& on_begun) {
+  if (batches.empty()) return IngestResult{};
   RETURN_IF_ERROR(WithConnection("preparing partitions", [&](pqxx::connection& c) {
-    EnsurePartitions(c, days, received);
+    EnsurePartitions(c, DaysOf(batches, received), received);
     return absl::OkStatus();
   }));
-
-  static const std::string kCopyEvents =
-      fmt::format("COPY events ({}) FROM STDIN (FORMAT binary)", EventColumns());
-  static const std::string kCopyDerive =
-      fmt::format("COPY derive_batch ({}) FROM STDIN", kDeriveColumns);
-  constexpr size_t kChunk = 256 * 1024;  // COPY data is sent in pieces of about this size
-
-  std::unique_ptr<RawConnection> conn = AcquireRaw();
   absl::Status status;
-  // The transaction below, on a live connection; one retry when the connection was lost
-  // before it committed (nothing of a transaction that did not commit is kept).
+  bool begun = false;
+  // One retry when the connection was lost: nothing of a transaction that did not commit is
+  // kept. Not once on_begun was called: a transaction ahead may then hold the last free
+  // connection, waiting for this one.
   for (int attempt = 0; attempt < 2; ++attempt) {
+    Ingest ingest(*this, AcquireRaw(), host, batches, received);
     try {
-      if (conn == nullptr) conn = std::make_unique<RawConnection>(conninfo_);
-      result = {};
-      RawConnection& c = *conn;
-      struct SourceState {
-        uint64_t high = 0;
-        std::string path;
-        int64_t inserted = 0, duplicates = 0, last_time = 0;
-      };
-      // By source id: the order the source rows are locked in.
-      std::map<std::string, SourceState> state;
-      for (const auto* batch : batches) state[batch->source_id()].path = batch->path();
-      c.Exec("BEGIN");
-      // Every source row is locked before any line is stored: a replay on another stream of
-      // the host waits here, then finds the watermark moved.
-      for (auto& [id, st] : state) {
-        c.Exec(
-            "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING",
-            {host, id, st.path});
-        RawResult w = c.Exec(
-            "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 FOR UPDATE",
-            {host, id});
-        st.high = std::stoull(std::string(w.Get(0, 0)));
-      }
-      CopyTimeFormatter times;
-      std::string derive_rows;  // COPY text for derive_batch
-      int derive_count = 0;
-      std::string rows;
-      rows.reserve(kChunk + 64 * 1024);
-      BinaryCopyWriter writer(&rows);
-      writer.Header();
-      c.CopyBegin(kCopyEvents);
-      for (const auto* batch : batches) {
-        SourceState& st = state[batch->source_id()];
-        for (const auto& e : batch->events()) {
-          if (e.end_offset() <= st.high) {
-            ++st.duplicates;
-            continue;
-          }
-          AppendRow(host, batch->source_id(), e, received_us, writer);
-          if (rows.size() >= kChunk) {
-            c.CopyPut(rows);
-            rows.clear();
-          }
-          if (Derived(static_cast<parse::Kind>(e.kind()))) {
-            AppendDeriveRow(++derive_count, e, received_us, times, &derive_rows);
-          }
-          st.high = e.end_offset();
-          st.last_time = std::max(st.last_time, e.time_us());
-          ++st.inserted;
-        }
-      }
-      c.CopyPut(rows);
-      c.CopyEnd();
-      if (derive_count > 0) {
-        c.Exec(
-            "CREATE TEMP TABLE IF NOT EXISTS derive_batch (seq integer, time timestamptz, "
-            "kind text, queue_id text, client_host text, client_ip text, message_id text, "
-            "sender text, size bigint, nrcpt integer, recipient text, orig_to text, "
-            "status text, dsn text, relay_host text, relay_ip text, relay_port integer, "
-            "delay real, delays real[], response text, queued_as text) ON COMMIT DELETE ROWS");
-        c.CopyBegin(kCopyDerive);
-        c.CopyPut(derive_rows);
-        c.CopyEnd();
-        for (const char* sql : kApplyDerived) c.Exec(sql, {host});
-      }
-      for (const auto& [id, st] : state) {
-        if (st.inserted == 0 && st.duplicates == 0) continue;
-        c.Exec(
-            "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
-            "duplicates = duplicates + $6, "
-            "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
-            "ELSE last_time END, updated = now() WHERE host = $1 AND source_id = $2",
-            {host, id, std::to_string(st.high), st.path, std::to_string(st.inserted),
-             std::to_string(st.duplicates), std::to_string(st.last_time)});
-        result.inserted += static_cast<uint32_t>(st.inserted);
-        result.duplicates += static_cast<uint32_t>(st.duplicates);
-      }
-      c.Exec("COMMIT");
-      status = absl::OkStatus();
-      break;
+      ingest.Begin();
+      if (on_begun && !begun) on_begun();
+      begun = true;
+      // Every source row is locked before any line is stored: a replay on another stream
+      // of the host waits here, then finds the watermark moved.
+      ingest.LockSources(/*check=*/false);
+      ingest.CopyLines();
+      return ingest.Commit();
     } catch (const RawError& e) {
-      conn.reset();  // never reused: it may sit in a failed transaction or a COPY
-      if (e.connection_lost()) {
-        status = absl::UnavailableError(fmt::format(
-            "storing log lines: lost the connection to PostgreSQL at '{}': {}; check that the "
-            "server runs",
-            RedactConninfo(conninfo_), e.what()));
-        continue;
-      }
-      status = absl::InternalError(fmt::format("storing log lines: {}", e.what()));
-      break;
+      ingest.Drop();
+      status = IngestError(e, conninfo_);
+      if (!e.connection_lost() || (begun && on_begun)) break;
     }
   }
-  ReleaseRaw(std::move(conn));
-  RETURN_IF_ERROR(status);
-  return result;
+  return status;
+}
+
+absl::StatusOr<std::unique_ptr<Store::PendingIngest>> PgStore::IngestAhead(
+    const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+    TimePoint received, const std::map<std::string, uint64_t>& expected) {
+  std::unique_ptr<RawConnection> conn;
+  if (!TryAcquireRaw(&conn)) return nullptr;
+  auto ingest = std::make_unique<Ingest>(*this, std::move(conn), host, batches, received);
+  RETURN_IF_ERROR(WithConnection("preparing partitions", [&](pqxx::connection& c) {
+    EnsurePartitions(c, DaysOf(batches, received), received);
+    return absl::OkStatus();
+  }));
+  try {
+    ingest->Begin();
+    ingest->AssumeWatermarks(expected);
+    ingest->CopyLines();
+  } catch (const RawError& e) {
+    ingest->Drop();
+    return IngestError(e, conninfo_);
+  }
+  return ingest;
+}
+
+absl::StatusOr<IngestResult> PgStore::FinishIngest(std::unique_ptr<PendingIngest> pending) {
+  auto* ingest = dynamic_cast<Ingest*>(pending.get());
+  if (ingest == nullptr) return absl::InvalidArgumentError("not a PgStore ingest");
+  try {
+    if (!ingest->LockSources(/*check=*/true)) {
+      // The watermarks moved otherwise (a replay on another stream): the lines chosen are
+      // not the right ones. Stored again from the start, on the same connection, so this
+      // never waits for another.
+      ingest->Rollback();
+      ingest->Begin();
+      ingest->LockSources(/*check=*/false);
+      ingest->CopyLines();
+    }
+    return ingest->Commit();
+  } catch (const RawError& e) {
+    ingest->Drop();
+    return IngestError(e, conninfo_);
+  }
 }
 
 absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(

@@ -43,7 +43,11 @@ class PgStore final : public Store {
   absl::StatusOr<int> SchemaVersion() override;
   absl::StatusOr<IngestResult> IngestBatches(
       const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
-      TimePoint received) override;
+      TimePoint received, const std::function<void()>& on_begun = nullptr) override;
+  absl::StatusOr<std::unique_ptr<PendingIngest>> IngestAhead(
+      const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+      TimePoint received, const std::map<std::string, uint64_t>& expected) override;
+  absl::StatusOr<IngestResult> FinishIngest(std::unique_ptr<PendingIngest> pending) override;
   absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
       const mailfleet::v1::LogQuery& query, int64_t after_id) override;
   absl::StatusOr<int64_t> LastEventId() override;
@@ -99,7 +103,10 @@ class PgStore final : public Store {
   void EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days, TimePoint now);
   // The ingest path's own connections (binary COPY): null means "connect one".
   std::unique_ptr<RawConnection> AcquireRaw();
+  // Without waiting: false when every connection is lent out.
+  bool TryAcquireRaw(std::unique_ptr<RawConnection>* conn);
   void ReleaseRaw(std::unique_ptr<RawConnection> conn);
+  class Ingest;
 
   const std::string conninfo_;
   const PgStoreOptions options_;

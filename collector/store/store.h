@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,14 +86,31 @@ class Store {
   // Stores the batches' lines that lie beyond their sources' watermarks and moves the
   // watermarks, all in one transaction; a batch sent again inserts nothing twice. The batches
   // are one host's, in the order it sent them. Thread-safe.
+  // `on_begun`, if set, is called once the transaction holds its connection.
   virtual absl::StatusOr<IngestResult> IngestBatches(
       const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
-      TimePoint received) = 0;
+      TimePoint received, const std::function<void()>& on_begun = nullptr) = 0;
   absl::StatusOr<IngestResult> IngestBatch(const std::string& host,
                                            const mailfleet::v1::LogBatch& batch,
                                            TimePoint received) {
     return IngestBatches(host, {&batch}, received);
   }
+  // IngestBatches in two steps, so that the lines of one group of batches are stored while
+  // the group before it still commits. IngestAhead starts the transaction and stores the
+  // lines beyond `expected` (per source id: the watermark the earlier group will leave;
+  // sources not named are read as they are now), on a connection of its own, or returns
+  // nullptr when none is free at once (it never waits for one). FinishIngest then locks the
+  // sources and commits if their watermarks are the ones the lines were chosen by; if not, it
+  // stores the batches again from the start as IngestBatches would, on the same connection.
+  // Dropping the PendingIngest rolls back. `batches` must outlive it.
+  class PendingIngest {
+   public:
+    virtual ~PendingIngest() = default;
+  };
+  virtual absl::StatusOr<std::unique_ptr<PendingIngest>> IngestAhead(
+      const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
+      TimePoint received, const std::map<std::string, uint64_t>& expected) = 0;
+  virtual absl::StatusOr<IngestResult> FinishIngest(std::unique_ptr<PendingIngest> pending) = 0;
   // The newest `limit` matching lines, oldest first; with after_id > 0, the lines stored
   // after that id (for following), oldest first.
   virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(

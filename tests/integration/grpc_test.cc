@@ -328,6 +328,102 @@ grpc::Status SendOnly(const std::string& target, const mailfleet::v1::AgentMessa
   return stream->Finish();
 }
 
+// An agent stream sending log batches back to back, its acks read alongside.
+class LogStream {
+ public:
+  LogStream(const std::string& target, const std::string& name, const std::string& session) {
+    stub_ = mailfleet::v1::AgentService::NewStub(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    stream_ = stub_->Connect(&ctx_);
+    mailfleet::v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_name(name);
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+    hello.mutable_hello()->set_session_id(session);
+    stream_->Write(hello);
+    reader_ = std::thread([this] {
+      mailfleet::v1::CollectorMessage m;
+      while (stream_->Read(&m)) {
+        if (!m.has_ack()) continue;
+        absl::MutexLock lock(&mu_);
+        acked_ = m.ack().batch_id();
+        inserted_ += m.ack().inserted();
+      }
+    });
+  }
+  ~LogStream() {
+    stream_->WritesDone();
+    ctx_.TryCancel();
+    reader_.join();
+  }
+  // Batch `id` of source "s": lines first..last ("line N" each), offsets as in a file.
+  void Send(uint64_t id, int first, int last) {
+    mailfleet::v1::AgentMessage m;
+    auto* b = m.mutable_log_batch();
+    b->set_batch_id(id);
+    b->set_source_id("s");
+    b->set_path("/var/log/mail.log");
+    b->set_first_offset(Offset(first - 1));
+    for (int i = first; i <= last; ++i) {
+      auto* e = b->add_events();
+      e->set_raw(fmt::format("line {:06}", i));
+      e->set_end_offset(Offset(i));
+      e->set_size(-1);
+      e->set_nrcpt(-1);
+      e->set_delay(-1);
+    }
+    ASSERT_TRUE(stream_->Write(m));
+  }
+  bool WaitAcked(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    std::pair<const uint64_t*, uint64_t> want(&acked_, id);
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::pair<const uint64_t*, uint64_t>* w) { return *w->first >= w->second; }, &want),
+        absl::Seconds(60));
+  }
+  uint64_t inserted() {
+    absl::MutexLock lock(&mu_);
+    return inserted_;
+  }
+  static uint64_t Offset(int line) { return static_cast<uint64_t>(line) * 12; }  // "line NNNNNN\n"
+
+ private:
+  std::unique_ptr<mailfleet::v1::AgentService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<mailfleet::v1::AgentMessage, mailfleet::v1::CollectorMessage>>
+      stream_;
+  std::thread reader_;
+  absl::Mutex mu_;
+  uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t inserted_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Batches sent faster than one transaction stores them: the collector stores the next
+// group's lines while the one before commits, and every line is stored once, also when a
+// new stream replays an overlapping stretch.
+TEST_F(GrpcTest, LogBatchesStoredAheadArriveExactlyOnce) {
+  {
+    LogStream s(target_, "h1", "a");
+    for (int b = 0; b < 60; ++b) s.Send(b + 1, b * 500 + 1, b * 500 + 500);
+    ASSERT_TRUE(s.WaitAcked(60));
+    EXPECT_EQ(s.inserted(), 30000u);
+  }
+  EXPECT_GT(agents_->groups_stored_ahead(), 0u);
+  {
+    // A reconnect that sends again from line 20,001, then new lines to 40,000.
+    LogStream s(target_, "h1", "b");
+    for (int b = 40; b < 80; ++b) s.Send(b + 1, b * 500 + 1, b * 500 + 500);
+    ASSERT_TRUE(s.WaitAcked(80));
+    EXPECT_EQ(s.inserted(), 10000u);
+  }
+  EXPECT_EQ(
+      QueryOne("SELECT count(*) || '/' || count(DISTINCT raw) || '/' || max(raw) FROM events"),
+      "40000/40000/line 040000");
+  EXPECT_EQ(QueryOne("SELECT watermark FROM log_sources"),
+            std::to_string(LogStream::Offset(40000)));
+}
+
 TEST_F(GrpcTest, HelloWithAnInvalidNameIsRefused) {
   mailfleet::v1::AgentMessage m;
   m.mutable_hello()->set_agent_name("h1; rm -rf /");

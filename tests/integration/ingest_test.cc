@@ -135,6 +135,64 @@ TEST_F(IngestTest, BatchesStoredTogetherKeepEachSourcesWatermark) {
   EXPECT_EQ(QueryOne("SELECT count(*) FROM events"), "35");
 }
 
+// A group's lines stored ahead while the group before it commits; they are kept only if the
+// watermark they were chosen by is the one that group left, else stored again.
+TEST_F(IngestTest, LinesStoredAheadCommitOnlyOnTheWatermarkTheyAssumed) {
+  auto lines = Lines(1, 30);
+  std::vector<uint64_t> end(31, 0);  // end[i]: end offset of line i
+  for (int i = 1; i <= 30; ++i) end[i] = end[i - 1] + lines[i - 1].size() + 1;
+  auto g1 = Batch("s", 0, {lines.begin(), lines.begin() + 20});
+  auto g2 = Batch("s", end[20], {lines.begin() + 20, lines.end()});
+
+  // In order: g2 stored ahead, g1 committed, then g2.
+  auto ahead = store_->IngestAhead("h1", {&g2}, now_, {{"s", end[20]}});
+  ASSERT_TRUE(ahead.ok()) << ahead.status();
+  ASSERT_NE(*ahead, nullptr);
+  ASSERT_TRUE(store_->IngestBatch("h1", g1, now_).ok());
+  auto done = store_->FinishIngest(std::move(*ahead));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->inserted, 10u);
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT raw) || '/' || count(*) FROM events"), "30/30");
+  EXPECT_EQ(QueryOne("SELECT watermark FROM log_sources"), std::to_string(end[30]));
+
+  // A replay moved the watermark past what was assumed: stored again from that watermark.
+  auto h1 = Batch("t", 0, {lines.begin(), lines.begin() + 20});
+  auto overlap = Batch("t", end[10], {lines.begin() + 10, lines.end()});
+  ahead = store_->IngestAhead("h1", {&overlap}, now_, {{"t", end[10]}});
+  ASSERT_TRUE(ahead.ok() && *ahead != nullptr);
+  ASSERT_TRUE(store_->IngestBatch("h1", h1, now_).ok());
+  done = store_->FinishIngest(std::move(*ahead));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->inserted, 10u);
+  EXPECT_EQ(done->duplicates, 10u);
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT raw) || '/' || count(*) FROM events "
+                     "WHERE source_id = 't'"),
+            "30/30");
+
+  // Dropped unfinished: rolled back.
+  auto u = Batch("u", 0, lines);
+  ahead = store_->IngestAhead("h1", {&u}, now_, {});
+  ASSERT_TRUE(ahead.ok() && *ahead != nullptr);
+  ahead->reset();
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE source_id = 'u'"), "0");
+}
+
+// Storing ahead never waits for a connection: with none free it declines.
+TEST_F(IngestTest, StoringAheadDeclinesWhenEveryConnectionIsLentOut) {
+  auto store = PgStore::Create(conninfo(), {.pool_size = 1});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto lines = Lines(1, 5);
+  auto a = Batch("a", 0, lines);
+  auto first = (*store)->IngestAhead("h1", {&a}, now_, {});
+  ASSERT_TRUE(first.ok() && *first != nullptr);
+  auto second = (*store)->IngestAhead("h1", {&a}, now_, {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, nullptr);
+  auto done = (*store)->FinishIngest(std::move(*first));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->inserted, 5u);
+}
+
 TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
   ASSERT_TRUE(
       store_
