@@ -295,20 +295,22 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     if (read) StartRead(&in_);
   }
 
-  // Log batches are stored in groups: a group takes every batch waiting when it starts, is
-  // stored in one transaction and acked with its last batch id (an ack covers every batch up
-  // to its id). Two groups may be in flight: while the first commits, the second stores its
-  // lines ahead on a connection of its own (Store::IngestAhead), assuming the watermarks the
-  // first will leave, and commits after it, or stores again if that assumption failed. A
-  // second group starts only once the first holds its connection, and never waits for one,
-  // so groups waiting on each other cannot hold every connection.
+  // Log batches are stored in groups: a group takes the batches waiting when it starts (at
+  // most kMaxGroup), is stored in one transaction and acked with its last batch id (an ack
+  // covers every batch up to its id). Up to kMaxInFlight groups are stored at once: while
+  // the first commits, the later ones store their lines ahead, each on a connection of its
+  // own (Store::IngestAhead), assuming the watermarks the groups before them will leave, and
+  // commit in order after them, or store again if that assumption failed. A later group
+  // starts only while the first holds its connection, and never waits for one: a connection
+  // is then always freed by a first group that runs to its end, so groups waiting on each
+  // other cannot hold the whole pool.
   struct Group {
     std::vector<std::shared_ptr<mailfleet::v1::LogBatch>> batches;
     std::vector<const mailfleet::v1::LogBatch*> view;
     std::map<std::string, uint64_t> last_end;     // per source: the end offset of its last line
     std::unique_ptr<Store::PendingIngest> ahead;  // stored ahead, waiting for its turn
     bool copying = false;                         // its IngestAhead task has not ended
-    bool holds_connection = false;                // (first group) a second may start
+    bool holds_connection = false;                // (first group) later ones may start
   };
 
   // Starts the groups that may start, taking the waiting batches; the tasks to post go to
@@ -318,24 +320,31 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ingest_mu_) {
     if (ingest_failed_ || done_ || pending_.empty()) return;
     bool first = groups_.empty();
-    if (!first && (groups_.size() >= 2 || !groups_.front()->holds_connection ||
+    if (!first && (groups_.size() >= kMaxInFlight || !groups_.front()->holds_connection ||
                    pending_.size() < kMinAhead)) {
       return;
     }
     auto group = std::make_shared<Group>();
-    for (auto& b : pending_) {
-      if (!b->events().empty())
+    while (!pending_.empty() && group->batches.size() < kMaxGroup) {
+      auto& b = pending_.front();
+      if (!b->events().empty()) {
         group->last_end[b->source_id()] = b->events().rbegin()->end_offset();
+      }
       group->view.push_back(b.get());
       group->batches.push_back(std::move(b));
+      pending_.pop_front();
     }
-    pending_.clear();
     groups_.push_back(group);
     if (first) {
       tasks->push_back([this, group] { RunGroups(group, StoreFirst(group)); });
     } else {
       group->copying = true;
-      std::map<std::string, uint64_t> expected = groups_.front()->last_end;
+      // The watermarks the groups before it will leave, the later ones' over the earlier.
+      std::map<std::string, uint64_t> expected;
+      for (const auto& g : groups_) {
+        if (g == group) break;
+        for (const auto& [source, end] : g->last_end) expected[source] = end;
+      }
       tasks->push_back([this, group, expected] { StoreAhead(group, expected); });
     }
     if (read_parked_ && !done_) {
@@ -362,8 +371,8 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     if (resume) StartRead(&in_);
   }
 
-  // A second group's lines, stored while the first commits. Commits itself when the first
-  // ended meanwhile; else the first's task commits it.
+  // A later group's lines, stored while the first commits. Commits itself when its turn
+  // came meanwhile; else the task of the group before it commits it.
   void StoreAhead(const std::shared_ptr<Group>& group,
                   const std::map<std::string, uint64_t>& expected) {
     auto ahead =
@@ -493,8 +502,10 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   AgentMessage in_;
 
   // Log batches read ahead of the store, and the groups being stored (see Group).
-  static constexpr size_t kReadAhead = 4;
-  static constexpr size_t kMinAhead = 2;  // batches a second group waits for
+  static constexpr size_t kReadAhead = 8;
+  static constexpr size_t kMinAhead = 2;     // batches a later group waits for
+  static constexpr size_t kMaxGroup = 4;     // batches a group takes at most
+  static constexpr size_t kMaxInFlight = 3;  // groups being stored at once
   absl::Mutex ingest_mu_;
   std::deque<std::shared_ptr<mailfleet::v1::LogBatch>> pending_ ABSL_GUARDED_BY(ingest_mu_);
   std::deque<std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(ingest_mu_);  // oldest first

@@ -64,7 +64,21 @@ stop_agent() { kill "$(cat "$WORK/agent.pid")"; wait "$(cat "$WORK/agent.pid")" 
 PSQL=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
 PSQL=${PSQL:-psql}
 sql() { "$PSQL" -h "$WORK/collector/postgres" -U mailfleet -d mailfleet -Atqc "$1"; }
-stored_for() { sql "SELECT coalesce(sum(lines), 0) FROM log_sources WHERE path LIKE '%$1'"; }
+# Progress is polled through one long-lived psql (started by start_poller once the database
+# exists): a new connection per poll would cost a backend start each time.
+start_poller() {
+  if [ -n "${POLLER_PID:-}" ]; then
+    kill "$POLLER_PID" 2>/dev/null || true
+    wait "$POLLER_PID" 2>/dev/null || true
+  fi
+  coproc POLLER { "$PSQL" -h "$WORK/collector/postgres" -U mailfleet -d mailfleet -Atq 2>&1; }
+}
+stored_for() {
+  echo "SELECT coalesce(sum(lines), 0) FROM log_sources WHERE path LIKE '%$1';" >&"${POLLER[1]}"
+  local n
+  read -r -t 30 n <&"${POLLER[0]}"
+  echo "${n:-0}"
+}
 wait_stored() {  # wait_stored FILE_SUFFIX COUNT SECONDS
   local i
   for ((i = 0; i < $3 * 10; i++)); do
@@ -78,6 +92,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/agent.pid")/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/agent.pid")/stat"; }
 
 start_collector
+start_poller
 
 # 1. Throughput from a cold start.
 xz -dc "$CORPORA/pixelpark-postfix-logsums/test/mail.log.xz" > "$WORK/one.log"
@@ -170,6 +185,7 @@ sleep 2
 "$BIN/log_writer" "$WORK/logs/live.log" 20000 10 > /dev/null
 during=$(rss_kb)
 start_collector
+start_poller
 total=$(wc -l < "$WORK/logs/live.log")
 wait_stored live.log "$total" 120
 after=$(rss_kb)
