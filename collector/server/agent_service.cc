@@ -57,6 +57,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     StartRead(&in_);
   }
 
+  ~Stream() override {
+    absl::MutexLock lock(&ingest_mu_);
+    service_->held_batches_ -= static_cast<int64_t>(pending_.size());  // never stored here
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
       FinishOnce(grpc::Status::OK);
@@ -284,9 +289,16 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     bool resume = false;  // never: this is the read chain
     {
       absl::MutexLock lock(&ingest_mu_);
-      if (!ingest_failed_) pending_.push_back(std::move(batch));  // else: never acked, resent
+      if (!ingest_failed_) {
+        pending_.push_back(std::move(batch));  // else: never acked, sent again
+        ++service_->held_batches_;
+      }
       StartGroupsLocked(&tasks, &resume);
-      if (pending_.size() >= kReadAhead) {
+      // Reading waits while enough waits here, or while the collector as a whole holds too
+      // much and this stream has its own batches in the store (they will resume it).
+      if (pending_.size() >= kReadAhead ||
+          (service_->held_batches_ > service_->options_.max_held_batches &&
+           (!pending_.empty() || !groups_.empty()))) {
         read_parked_ = true;
         read = false;
       }
@@ -432,6 +444,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
           absl::MutexLock lock(&ingest_mu_);
           first_failure = !ingest_failed_;
           ingest_failed_ = true;
+          service_->held_batches_ -= static_cast<int64_t>(pending_.size());
           pending_.clear();
           finish_here = read_parked_ && !done_;  // no read pending: the chain ends here
           read_parked_ = false;
@@ -454,12 +467,17 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       bool resume = false;
       {
         absl::MutexLock lock(&ingest_mu_);
+        service_->held_batches_ -= static_cast<int64_t>(group->batches.size());
         groups_.pop_front();
         if (!groups_.empty() && !groups_.front()->copying) {
           next = groups_.front();
           next->holds_connection = next->ahead != nullptr;
         }
         StartGroupsLocked(&tasks, &resume);
+        if (read_parked_ && !done_ && !ingest_failed_ && pending_.size() < kReadAhead) {
+          read_parked_ = false;  // parked for the collector's budget: this stream's turn again
+          resume = true;
+        }
         destroy = groups_.empty() && done_;
       }
       for (auto& t : tasks) service_->queue_.Post(std::move(t));

@@ -28,6 +28,9 @@ struct AgentServiceOptions {
   std::string collector_id;
   std::chrono::seconds heartbeat_interval{5};  // told to agents in Welcome
   std::chrono::seconds stale_after{20};        // no message for this long: stream cancelled
+  // Log batches received and not yet stored, over all streams, above which a stream that
+  // already has batches waiting stops reading until they are stored (memory bound).
+  int64_t max_held_batches = 512;
 };
 
 class AgentService final : public mailfleet::v1::AgentService::CallbackService {
@@ -48,6 +51,8 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
   bool SendCommand(const std::string& host, mailfleet::v1::Command command);
   // Groups of log batches whose lines were stored while the group before them committed.
   uint64_t groups_stored_ahead() const { return groups_stored_ahead_; }
+  // Log batches received and not yet stored (or dropped with their stream).
+  int64_t held_batches() const { return held_batches_; }
   // Called (on a worker thread) each time a host has registered. Set before serving.
   void SetOnRegistered(std::function<void()> fn) { on_registered_ = std::move(fn); }
 
@@ -69,6 +74,7 @@ class AgentService final : public mailfleet::v1::AgentService::CallbackService {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> next_stream_{1};
   std::atomic<uint64_t> groups_stored_ahead_{0};
+  std::atomic<int64_t> held_batches_{0};  // received, not yet stored or dropped
   std::function<void()> on_registered_;
   std::thread reaper_;
 };

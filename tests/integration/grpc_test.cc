@@ -42,10 +42,12 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     queue_ = std::make_unique<WorkQueue>();
-    agents_ = std::make_unique<AgentService>(
-        *store_, *queue_, clock_,
-        AgentServiceOptions{
-            .collector_id = "it", .heartbeat_interval = seconds(1), .stale_after = seconds(10)});
+    agents_ =
+        std::make_unique<AgentService>(*store_, *queue_, clock_,
+                                       AgentServiceOptions{.collector_id = "it",
+                                                           .heartbeat_interval = seconds(1),
+                                                           .stale_after = seconds(10),
+                                                           .max_held_batches = MaxHeldBatches()});
     dispatcher_ = std::make_unique<Dispatcher>(*store_, *agents_, clock_, "it");
     ASSERT_TRUE(dispatcher_->Start().ok());
     agents_->SetOnRegistered([d = dispatcher_.get()] { d->Wake(); });
@@ -62,6 +64,8 @@ class GrpcTest : public mailfleet::testing::FreshDatabaseTest {
     control_stub_ = mailfleet::v1::ControlService::NewStub(
         grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()));
   }
+
+  virtual int64_t MaxHeldBatches() { return 512; }
 
   void TearDown() override {
     if (server_) {
@@ -422,6 +426,29 @@ TEST_F(GrpcTest, LogBatchesStoredAheadArriveExactlyOnce) {
       "40000/40000/line 040000");
   EXPECT_EQ(QueryOne("SELECT watermark FROM log_sources"),
             std::to_string(LogStream::Offset(40000)));
+}
+
+// With the collector's budget for held batches spent, a stream reads on only as its own
+// batches are stored: everything still arrives, once, and nothing stays counted.
+class GrpcTightBudgetTest : public GrpcTest {
+ protected:
+  int64_t MaxHeldBatches() override { return 1; }
+};
+
+TEST_F(GrpcTightBudgetTest, StreamsOverTheBudgetWaitTheirTurnAndLoseNothing) {
+  {
+    LogStream a(target_, "h1", "a");
+    LogStream b(target_, "h2", "b");
+    for (int i = 0; i < 30; ++i) {
+      a.Send(i + 1, i * 100 + 1, i * 100 + 100);
+      b.Send(i + 1, i * 100 + 1, i * 100 + 100);
+    }
+    ASSERT_TRUE(a.WaitAcked(30));
+    ASSERT_TRUE(b.WaitAcked(30));
+  }
+  EXPECT_EQ(QueryOne("SELECT count(*) || '/' || count(DISTINCT (host, raw)) FROM events"),
+            "6000/6000");
+  EXPECT_TRUE(Eventually([&] { return agents_->held_batches() == 0; }));
 }
 
 TEST_F(GrpcTest, HelloWithAnInvalidNameIsRefused) {
