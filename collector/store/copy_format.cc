@@ -1,7 +1,9 @@
 #include "collector/store/copy_format.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -97,7 +99,10 @@ void CopyTimeFormatter::Append(int64_t time_us, std::string* out) {
     std::time_t t = static_cast<std::time_t>(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    cached_len_ = std::strftime(cached_, sizeof cached_, "%Y-%m-%d %H:%M:%S", &tm);
+    int n =
+        std::snprintf(cached_, sizeof cached_, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_len_ = n > 0 ? std::min(static_cast<size_t>(n), sizeof cached_ - 1) : 0;
     cached_secs_ = secs;
   }
   out->append(cached_, cached_len_);

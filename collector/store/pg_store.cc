@@ -95,6 +95,15 @@ void AppendDelays(const mailfleet::v1::LogEvent& e, std::string* out) {
   out->push_back('}');
 }
 
+// The line's own time, or the time it was received when it had none, or one a timestamptz
+// cannot hold (years 1 to 9999 here): a batch the server refuses would be sent forever.
+int64_t EventTime(const mailfleet::v1::LogEvent& e, int64_t received_us) {
+  constexpr int64_t kFirstUs = -62'135'596'800'000'000;  // 0001-01-01T00:00:00Z
+  constexpr int64_t kLastUs = 253'402'300'799'999'999;   // 9999-12-31T23:59:59.999999Z
+  int64_t t = e.time_us();
+  return t != 0 && t >= kFirstUs && t <= kLastUs ? t : received_us;
+}
+
 // The span of field `i` (kSpanFields order) within raw, or nullopt when the line has none
 // or the span does not fit the line.
 std::optional<std::string_view> SpanOf(const mailfleet::v1::LogEvent& e, size_t i) {
@@ -148,7 +157,7 @@ void AppendRow(const std::string& host, const std::string& source_id,
   static const int16_t kFields = static_cast<int16_t>(18 + StoredSpans().size());
   const std::string& raw = e.raw();
   w.Row(kFields);
-  w.Timestamp(e.time_us() != 0 ? e.time_us() : received_us);
+  w.Timestamp(EventTime(e, received_us));
   w.Timestamp(received_us);
   w.SafeText(host);
   w.SafeText(source_id);
@@ -242,7 +251,7 @@ void AppendDeriveRow(int seq, const mailfleet::v1::LogEvent& e, int64_t received
   auto kind = static_cast<parse::Kind>(e.kind());
   AppendCopyInt(seq, row);
   row->push_back('\t');
-  times.Append(e.time_us() != 0 ? e.time_us() : received_us, row);
+  times.Append(EventTime(e, received_us), row);
   row->push_back('\t');
   row->append(parse::KindName(kind));
   for (size_t i : {kQueueId, kClientHost, kClientIp, kMessageId, kSender}) AppendSpan(e, i, row);
@@ -734,7 +743,7 @@ class PgStore::Ingest final : public Store::PendingIngest {
           AppendDeriveRow(++derive_count_, e, received_us_, times, &derive_rows_);
         }
         st.high = e.end_offset();
-        st.last_time = std::max(st.last_time, e.time_us());
+        st.last_time = std::max(st.last_time, EventTime(e, 0));  // 0: none
         ++st.inserted;
       }
     }
@@ -816,7 +825,7 @@ std::vector<int64_t> DaysOf(const std::vector<const mailfleet::v1::LogBatch*>& b
   std::vector<int64_t> days;
   for (const auto* batch : batches) {
     for (const auto& e : batch->events()) {
-      int64_t day = DayOf(e.time_us() != 0 ? e.time_us() : received_us);
+      int64_t day = DayOf(EventTime(e, received_us));
       if (days.empty() || days.back() != day) days.push_back(day);
     }
   }

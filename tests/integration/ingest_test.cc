@@ -216,6 +216,19 @@ TEST_F(IngestTest, ParsedFieldsLandInTheirColumns) {
             "{0.01,0.01,0,0}|8482|25|f|f|t|t|11-29 02:57:41.000000");  // NULLs are skipped
 }
 
+// An agent's time the server cannot hold would make the batch fail on every resend: such a
+// line is stored at the time it was received. Early years keep their own time.
+TEST_F(IngestTest, TimesATimestampCannotHoldFallBackToTheReceivedTime) {
+  auto batch = Batch("s", 0, Lines(1, 3));
+  batch.mutable_events(0)->set_time_us(INT64_MAX / 2);
+  batch.mutable_events(1)->set_time_us(-62'000'000'000'000'000);  // 0005-08-..
+  auto r = store_->IngestBatch("h1", batch, now_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->inserted, 3u);
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM events WHERE time = received"), "1");
+  EXPECT_EQ(QueryOne("SELECT extract(year FROM min(time))::int FROM events"), "5");
+}
+
 TEST_F(IngestTest, HostileBytesAreStoredSafelyAndExactly) {
   std::string nul("Nov 29 02:57:41 h1 postfix/smtpd[1]: a\0b", 40);
   std::string bad = "Nov 29 02:57:41 h1 postfix/smtpd[1]: bad \xff\xfe utf8 \\ and tab\t!";
