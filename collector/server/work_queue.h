@@ -1,7 +1,7 @@
 // Worker threads running posted tasks. gRPC callbacks must never block, so they post their
 // store work here and continue the stream from the task. With one thread tasks run in the
 // order posted; with more, in parallel (an agent stream's read chain has at most one task at
-// a time, and its log store at most one more).
+// a time, and its log store one per group in flight).
 #pragma once
 
 #include <deque>

@@ -1,5 +1,6 @@
-// PostgreSQL COPY text format for event rows: escaping, NULLs, and turning bytes that a text
-// column cannot hold (invalid UTF-8, NUL) into U+FFFD while the exact bytes go to bytea.
+// PostgreSQL COPY formats: text (derived rows: escaping, NULLs, bytes that a text column
+// cannot hold, invalid UTF-8 and NUL, turned into U+FFFD while the exact bytes go to bytea)
+// and binary (event rows).
 #pragma once
 
 #include <cstdint>
