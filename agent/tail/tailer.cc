@@ -30,7 +30,9 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-void ToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out) {
+}  // namespace
+
+void EventToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out) {
   out->set_end_offset(end_offset);
   out->set_raw(e.raw);
   out->set_time_us(e.time_us);
@@ -55,8 +57,6 @@ void ToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEv
     spans->Add(span.len);
   }
 }
-
-}  // namespace
 
 struct Tailer::Source {
   std::string id;
@@ -453,7 +453,7 @@ bool Tailer::NextBatch(mailfleet::v1::LogBatch* batch) {
     auto on_line = [&](std::string_view line, uint64_t end, bool truncated) {
       parser_.Parse(line, &event_);
       event_.truncated = event_.truncated || truncated;
-      ToProto(event_, end, batch->add_events());
+      EventToProto(event_, end, batch->add_events());
       bytes += line.size();
       s.read = end;
       ++s.lines;

@@ -67,15 +67,6 @@ void AppendCopyText(std::string_view value, std::string* out) {
   out->append(p + run, n - run);
 }
 
-void AppendCopyBytea(std::string_view bytes, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->append("\\\\x");
-  for (unsigned char c : bytes) {
-    out->push_back(kHex[c >> 4]);
-    out->push_back(kHex[c & 15]);
-  }
-}
-
 void AppendCopyInt(int64_t value, std::string* out) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);

@@ -1,6 +1,6 @@
-// PostgreSQL COPY formats: text (derived rows: escaping, NULLs, bytes that a text column
-// cannot hold, invalid UTF-8 and NUL, turned into U+FFFD while the exact bytes go to bytea)
-// and binary (event rows).
+// PostgreSQL COPY formats: text for the derived rows (escaping, NULLs, bytes that a text
+// column cannot hold, invalid UTF-8 and NUL, turned into U+FFFD) and binary for the event
+// rows.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +14,6 @@ namespace mailfleet::collector {
 void AppendCopyText(std::string_view value, std::string* out);
 // The COPY NULL marker.
 inline void AppendCopyNull(std::string* out) { out->append("\\N"); }
-// bytea in COPY text format (hex, with the backslash escaped).
-void AppendCopyBytea(std::string_view bytes, std::string* out);
 // True iff a text column can hold `value` as it is (valid UTF-8, no NUL).
 bool FitsTextColumn(std::string_view value);
 // Numbers in the form COPY reads back exactly (the shortest round-trip form for floats).

@@ -414,7 +414,10 @@ std::string RedactConninfo(const std::string& conninfo) {
 }
 
 PgStore::PgStore(std::string conninfo, PgStoreOptions options)
-    : conninfo_(std::move(conninfo)), options_(options) {}
+    : conninfo_(std::move(conninfo)),
+      options_(options),
+      pool_(options.pool_size),
+      raw_pool_(options.pool_size) {}
 
 PgStore::~PgStore() = default;
 
@@ -423,31 +426,6 @@ absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Create(const std::string& conn
   auto store = std::unique_ptr<PgStore>(new PgStore(conninfo, options));
   RETURN_IF_ERROR(store->Migrate());
   return store;
-}
-
-std::unique_ptr<pqxx::connection> PgStore::Acquire() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](PgStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-        return !s->idle_.empty() || s->open_ < s->options_.pool_size;
-      },
-      this));
-  if (!idle_.empty()) {
-    auto conn = std::move(idle_.back());
-    idle_.pop_back();
-    return conn;
-  }
-  ++open_;
-  return nullptr;  // the caller connects, outside the lock
-}
-
-void PgStore::Release(std::unique_ptr<pqxx::connection> conn) {
-  absl::MutexLock lock(&mu_);
-  if (conn != nullptr && conn->is_open()) {
-    idle_.push_back(std::move(conn));
-  } else {
-    --open_;
-  }
 }
 
 absl::Status PgStore::Migrate() {
@@ -608,44 +586,6 @@ void PgStore::EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& 
   }
 }
 
-std::unique_ptr<RawConnection> PgStore::AcquireRaw() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](PgStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-        return !s->raw_idle_.empty() || s->raw_open_ < s->options_.pool_size;
-      },
-      this));
-  if (!raw_idle_.empty()) {
-    auto conn = std::move(raw_idle_.back());
-    raw_idle_.pop_back();
-    return conn;
-  }
-  ++raw_open_;
-  return nullptr;  // the caller connects, outside the lock
-}
-
-bool PgStore::TryAcquireRaw(std::unique_ptr<RawConnection>* conn) {
-  absl::MutexLock lock(&mu_);
-  if (!raw_idle_.empty()) {
-    *conn = std::move(raw_idle_.back());
-    raw_idle_.pop_back();
-    return true;
-  }
-  if (raw_open_ >= options_.pool_size) return false;
-  ++raw_open_;
-  conn->reset();  // the caller connects, outside the lock
-  return true;
-}
-
-void PgStore::ReleaseRaw(std::unique_ptr<RawConnection> conn) {
-  absl::MutexLock lock(&mu_);
-  if (conn != nullptr && conn->ok()) {
-    raw_idle_.push_back(std::move(conn));
-  } else {
-    --raw_open_;
-  }
-}
-
 // One ingest transaction on an ingest connection: the sources' watermarks, the lines beyond
 // them in binary COPY, the derived message rows, the commit. Statements throw RawError.
 // Destroyed before Commit(), it rolls back.
@@ -671,7 +611,8 @@ class PgStore::Ingest final : public Store::PendingIngest {
         conn_.reset();
       }
     }
-    store_.ReleaseRaw(std::move(conn_));
+    bool usable = conn_ != nullptr && conn_->ok();
+    store_.raw_pool_.Release(std::move(conn_), usable);
   }
 
   // Connects when the pool lent a slot rather than a connection, and begins.
@@ -860,7 +801,7 @@ absl::StatusOr<IngestResult> PgStore::IngestBatches(
   // kept. Not once on_begun was called: a transaction ahead may then hold the last free
   // connection, waiting for this one.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    Ingest ingest(*this, AcquireRaw(), host, batches, received);
+    Ingest ingest(*this, raw_pool_.Acquire(), host, batches, received);
     try {
       ingest.Begin();
       if (on_begun && !begun) on_begun();
@@ -883,7 +824,7 @@ absl::StatusOr<std::unique_ptr<Store::PendingIngest>> PgStore::IngestAhead(
     const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
     TimePoint received, const std::map<std::string, uint64_t>& expected) {
   std::unique_ptr<RawConnection> conn;
-  if (!TryAcquireRaw(&conn)) return nullptr;
+  if (!raw_pool_.TryAcquire(&conn)) return nullptr;
   auto ingest = std::make_unique<Ingest>(*this, std::move(conn), host, batches, received);
   RETURN_IF_ERROR(WithConnection("preparing partitions", [&](pqxx::connection& c) {
     EnsurePartitions(c, DaysOf(batches, received), received);

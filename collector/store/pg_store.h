@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "collector/store/connection_pool.h"
 #include "collector/store/pg_raw.h"
 #include "collector/store/store.h"
 #include "pqxx/connection"
@@ -97,24 +98,14 @@ class PgStore final : public Store {
   // The one value that `sql` selects.
   template <typename T>
   absl::StatusOr<T> Scalar(const char* what, const char* sql);
-  std::unique_ptr<pqxx::connection> Acquire();
-  void Release(std::unique_ptr<pqxx::connection> conn);
   // Creates the day partitions that rows of these days (days since the epoch) need.
   void EnsurePartitions(pqxx::connection& c, const std::vector<int64_t>& days, TimePoint now);
-  // The ingest path's own connections (binary COPY): null means "connect one".
-  std::unique_ptr<RawConnection> AcquireRaw();
-  // Without waiting: false when every connection is lent out.
-  bool TryAcquireRaw(std::unique_ptr<RawConnection>* conn);
-  void ReleaseRaw(std::unique_ptr<RawConnection> conn);
   class Ingest;
 
   const std::string conninfo_;
   const PgStoreOptions options_;
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
-  int open_ ABSL_GUARDED_BY(mu_) = 0;  // connections lent out or idle
-  std::vector<std::unique_ptr<RawConnection>> raw_idle_ ABSL_GUARDED_BY(mu_);
-  int raw_open_ ABSL_GUARDED_BY(mu_) = 0;
+  ConnectionPool<pqxx::connection> pool_;
+  ConnectionPool<RawConnection> raw_pool_;  // the ingest path's own (binary COPY)
   absl::Mutex partitions_mu_;
   std::set<int64_t> partition_days_ ABSL_GUARDED_BY(partitions_mu_);  // known to exist
 };

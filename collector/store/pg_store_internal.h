@@ -17,7 +17,7 @@ inline TimePoint FromMicros(int64_t us) { return TimePoint(std::chrono::microsec
 
 template <typename Fn>
 absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
-  std::unique_ptr<pqxx::connection> conn = Acquire();
+  std::unique_ptr<pqxx::connection> conn = pool_.Acquire();
   absl::Status result = absl::InternalError(what);
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
@@ -45,7 +45,8 @@ absl::Status PgStore::WithConnection(const char* what, Fn&& fn) {
       break;
     }
   }
-  Release(std::move(conn));
+  bool usable = conn != nullptr && conn->is_open();
+  pool_.Release(std::move(conn), usable);
   return result;
 }
 

@@ -1,4 +1,5 @@
 // Log ingest on a real PostgreSQL: COPY plus the per-source watermark in one transaction.
+#include "agent/tail/tailer.h"
 #include "collector/store/pg_store.h"
 #include "common/parse/parser.h"
 #include "fmt/format.h"
@@ -7,6 +8,8 @@
 
 namespace mailfleet::collector {
 namespace {
+
+using agent::EventToProto;
 
 using std::chrono::seconds;
 
@@ -33,27 +36,7 @@ class IngestTest : public mailfleet::testing::FreshDatabaseTest {
     for (const auto& line : lines) {
       parser.Parse(line, &e);
       offset += line.size() + 1;
-      auto* out = batch.add_events();
-      out->set_end_offset(offset);
-      out->set_raw(e.raw);
-      out->set_time_us(e.time_us);
-      out->set_kind(static_cast<uint32_t>(e.kind));
-      out->set_severity(static_cast<uint32_t>(e.severity));
-      out->set_delay(e.delay);
-      if (e.delays[0] >= 0) {
-        for (float d : e.delays) out->add_delays(d);
-      }
-      out->set_pid(e.pid);
-      out->set_relay_port(e.relay_port);
-      out->set_client_port(e.client_port);
-      out->set_truncated(e.truncated);
-      out->set_size(e.size);
-      out->set_nrcpt(e.nrcpt);
-      out->set_invalid_utf8(e.invalid_utf8);
-      for (const auto& f : parse::kSpanFields) {
-        out->add_spans((e.*f.member).pos);
-        out->add_spans((e.*f.member).len);
-      }
+      EventToProto(e, offset, batch.add_events());
     }
     return batch;
   }
