@@ -181,7 +181,8 @@ read -r p50 p99 < <(sql "SELECT round(1000 * percentile_cont(0.5) WITHIN GROUP (
                                round(1000 * percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM received - time))::numeric, 1)
                           FROM events e JOIN log_sources s USING (host, source_id) WHERE s.path LIKE '%live.log'" | tr '|' ' ')
 echo "latency at 10k lines/s ($written lines): p50 $p50 ms, p99 $p99 ms (target p99 <= 300 ms)"
-echo "agent RSS at 10k lines/s: max $((max_rss / 1024)) MiB (target <= 16 MiB): $((max_anon / 1024)) MiB its own, $((max_file / 1024)) MiB program and shared library pages"
+awk -v r="$max_rss" -v a="$max_anon" -v f="$max_file" 'BEGIN {
+  printf "agent RSS at 10k lines/s: max %.1f MiB (target <= 16 MiB): %.1f MiB its own, %.1f MiB program and shared library pages\n", r / 1024, a / 1024, f / 1024 }'
 
 hz=$(getconf CLK_TCK)
 c0=$(cpu_ticks)
@@ -201,4 +202,5 @@ start_poller
 total=$(wc -l < "$WORK/logs/live.log")
 wait_stored live.log "$total" 120
 after=$(rss_kb)
-echo "agent RSS through a 200k-line outage: before $((before / 1024)) MiB, during $((during / 1024)) MiB, after catching up $((after / 1024)) MiB"
+awk -v b="$before" -v d="$during" -v a="$after" 'BEGIN {
+  printf "agent RSS through a 200k-line outage: before %.1f MiB, during %.1f MiB, after catching up %.1f MiB\n", b / 1024, d / 1024, a / 1024 }'
