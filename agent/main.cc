@@ -239,7 +239,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-file", config.log_files,
                  "Another log file to follow (repeatable; globs allowed) [logs.files]");
   app.add_flag("!--no-default-logs", config.default_logs,
-               "Do not follow the default files (Postfix's maillog_file or /var/log/mail.log, "
+               "Do not follow the default files (the maillog_file of Postfix and of each "
+               "instance in its multi_instance_directories, or /var/log/mail.log, and "
                "Dovecot's log_path) [logs.defaults = false]");
   app.add_flag("--start-at-end", config.start_at_end,
                "On the very first start, skip what the files hold already [logs.start_at_end]");

@@ -1,6 +1,7 @@
 // Which files the agent tails by default: Postfix's maillog_file when set (postconf -c DIR),
-// else the distribution's /var/log/mail.log or /var/log/maillog; plus Dovecot's log_path
-// (doveconf -c FILE) when it is a file rather than syslog.
+// and that of every secondary instance its multi_instance_directories lists; the
+// distribution's /var/log/mail.log or /var/log/maillog when any instance logs to syslog; plus
+// Dovecot's log_path (doveconf -c FILE) when it is a file rather than syslog.
 #pragma once
 
 #include <string>
