@@ -20,6 +20,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/thread_name.h"
 #include "common/version.h"
 #include "fmt/ranges.h"
 #include "spdlog/spdlog.h"
@@ -140,7 +141,8 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   std::atomic<Uplink*> wake_target{nullptr};
   std::atomic<CommandExecutor*> executor_target{nullptr};
   auto watcher = std::make_unique<FileWatcher>(tailer.WatchDirs(), [&wake_target] {
-    if (Uplink* u = wake_target.load()) u->Wake();
+    Uplink* u = wake_target.load();
+    return u != nullptr ? u->Wake() : std::chrono::milliseconds(0);
   });
   const bool watching = watcher->status().ok();
   if (!watching) spdlog::warn("logs: {}", watcher->status().message());
@@ -177,6 +179,7 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
   // Temporary debug logging ends on time, also when it began before a restart of this agent.
   absl::Notification stop_expiry;
   std::thread expiry([&] {
+    NameThisThread("mf-debug-expiry");
     do {
       actions.RevertExpiredDebug();
     } while (!stop_expiry.WaitForNotificationWithTimeout(absl::Seconds(1)));
@@ -187,7 +190,10 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
     spdlog::info("actions: refusing {} actions", fmt::join(names, ", "));
   }
   wake_target = &uplink;
-  std::thread uplink_thread([&] { uplink.Run(); });
+  std::thread uplink_thread([&] {
+    NameThisThread("mf-uplink");
+    uplink.Run();
+  });
   int sig = WaitForTerminationSignal(signals);
   spdlog::info("signal {}: stopping", sig);
   uplink.Stop();
@@ -207,6 +213,7 @@ int main(int argc, char** argv) {
   using namespace mailfleet;
   using namespace mailfleet::agent;
   sigset_t signals = BlockTerminationSignals();
+  DisableMutexDeadlockDetection();
 
   AgentConfig config;
   std::string config_path = FindConfigFlag(argc, argv);

@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
   using namespace mailfleet;
   using namespace mailfleet::collector;
   sigset_t signals = BlockTerminationSignals();
+  DisableMutexDeadlockDetection();
 
   CollectorConfig config;
   std::string config_path = FindConfigFlag(argc, argv);

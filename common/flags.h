@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/tls.h"
 
@@ -37,6 +38,13 @@ inline sigset_t BlockTerminationSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;
+}
+
+// Debian builds abseil without NDEBUG, which leaves absl::Mutex's deadlock detection on: a
+// lookup in one global lock graph on every Lock, in our code and in gRPC's. The daemons turn
+// it off at start; the tests keep it.
+inline void DisableMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 inline int WaitForTerminationSignal(const sigset_t& set) {

@@ -1,12 +1,18 @@
 #include "agent/exec/command_executor.h"
 
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::agent {
 
 CommandExecutor::CommandExecutor(ActionRunner& actions, int workers, Reply reply)
     : actions_(actions), reply_(std::move(reply)) {
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { Work(); });
+  for (int i = 0; i < workers; ++i) {
+    workers_.emplace_back([this] {
+      NameThisThread("mf-command");
+      Work();
+    });
+  }
 }
 
 CommandExecutor::~CommandExecutor() {

@@ -8,12 +8,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/thread_name.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
 namespace mailfleet::agent {
 
-FileWatcher::FileWatcher(const std::vector<std::string>& dirs, std::function<void()> on_change)
+FileWatcher::FileWatcher(const std::vector<std::string>& dirs,
+                         std::function<std::chrono::milliseconds()> on_change)
     : on_change_(std::move(on_change)) {
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -34,7 +36,10 @@ FileWatcher::FileWatcher(const std::vector<std::string>& dirs, std::function<voi
     status_ = absl::UnavailableError(fmt::format("cannot watch {}; those are polled instead",
                                                  fmt::format("{}", fmt::join(failed, ", "))));
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("mf-watch");
+    Loop();
+  });
 }
 
 FileWatcher::~FileWatcher() {
@@ -58,7 +63,19 @@ void FileWatcher::Loop() {
     if (fds[1].revents != 0) return;
     bool any = false;
     while (read(inotify_fd_, buffer, sizeof buffer) > 0) any = true;
-    if (any) on_change_();
+    if (!any) continue;
+    // Events of the settle time queue up in the inotify fd (the kernel merges repeats) and
+    // are read together after it; only a stop ends the wait early.
+    const std::chrono::milliseconds settle = on_change_();
+    for (auto until = std::chrono::steady_clock::now() + settle;;) {
+      auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd stop = {stop_fd_, POLLIN, 0};
+      int n = poll(&stop, 1, static_cast<int>(left.count()));
+      if (n > 0) return;
+      if (n < 0 && errno != EINTR) break;
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // fallback (inotify can be unavailable or out of watches, and misses changes on NFS).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -15,8 +16,12 @@ namespace mailfleet::agent {
 class FileWatcher {
  public:
   // Calls on_change (from the watcher's own thread) after changes in any of `dirs`. Folders
-  // that cannot be watched are skipped and reported by status().
-  FileWatcher(const std::vector<std::string>& dirs, std::function<void()> on_change);
+  // that cannot be watched are skipped and reported by status(). on_change returns how long
+  // the watcher lets changes gather before it looks again: the shipper's linger, within which
+  // a second wake would change nothing. So a file written line by line costs one wake per
+  // linger rather than one per line.
+  FileWatcher(const std::vector<std::string>& dirs,
+              std::function<std::chrono::milliseconds()> on_change);
   // Stops the thread.
   ~FileWatcher();
 
@@ -26,7 +31,7 @@ class FileWatcher {
  private:
   void Loop();
 
-  std::function<void()> on_change_;
+  std::function<std::chrono::milliseconds()> on_change_;
   int inotify_fd_ = -1;
   int stop_fd_ = -1;  // an eventfd that ends the loop
   absl::Status status_;

@@ -6,6 +6,7 @@
 
 #include "agent/uplink/backoff.h"
 #include "common/absl_fmt.h"
+#include "common/thread_name.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "fmt/format.h"
@@ -36,11 +37,13 @@ Uplink::Uplink(UplinkOptions options, std::function<mailfleet::v1::Inventory()> 
     : options_(std::move(options)),
       inventory_(std::move(inventory)),
       clock_(clock),
-      session_id_(RandomId()) {}
+      session_id_(RandomId()),
+      linger_(options_.linger) {}
 
-void Uplink::Wake() {
+std::chrono::milliseconds Uplink::Wake() {
   absl::MutexLock lock(&stream_mu_);
   wake_ = true;
+  return linger_;
 }
 
 void Uplink::Send(mailfleet::v1::AgentMessage message) {
@@ -106,6 +109,10 @@ std::string Uplink::RunStream() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // What the agent receives is small (acks, commands), so its receive window need not grow:
+  // without the bandwidth probe, each ack no longer brings a PING and its reply. The
+  // collector's probe, sizing the window for the log lines it receives, stays on.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   // Our own backoff decides when to dial again; keep gRPC's reconnect short underneath it.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2'000);
@@ -159,9 +166,11 @@ std::string Uplink::RunStream() {
     absl::MutexLock lock(&stream_mu_);
     reader_done_ = false;
     wake_ = false;
+    linger_ = options_.linger;
     acked_ = false;
   }
   std::thread reader([&] {
+    NameThisThread("mf-uplink-read");
     mailfleet::v1::CollectorMessage message;
     while (stream->Read(&message)) {
       if (message.has_ack() && shipper != nullptr) {
@@ -235,7 +244,11 @@ std::string Uplink::RunStream() {
         broken = !stream->Write(out);
         if (clock_.SteadyNow() >= next_beat) break;
       }
-      if (lines > 0) linger = AdaptLinger(linger, lines, options_);
+      if (lines > 0) {
+        linger = AdaptLinger(linger, lines, options_);
+        absl::MutexLock lock(&stream_mu_);
+        linger_ = linger;
+      }
     }
     if (!broken && clock_.SteadyNow() >= next_beat) {
       mailfleet::v1::AgentMessage beat;

@@ -58,7 +58,9 @@ class Uplink {
   // Thread-safe; makes Run() return soon.
   void Stop();
   // Thread-safe: something changed in the log files; look now instead of at the next poll.
-  void Wake();
+  // Returns the current linger: until it has passed, the next round is not due, so another
+  // Wake() would change nothing (FileWatcher waits that long before it looks again).
+  std::chrono::milliseconds Wake();
   // Thread-safe: queues a message (a CommandResult) for the collector. It waits across
   // reconnects, so a result finished while the collector was away still arrives.
   void Send(mailfleet::v1::AgentMessage message);
@@ -82,8 +84,9 @@ class Uplink {
   // What the live stream's writer loop waits for.
   absl::Mutex stream_mu_;
   bool reader_done_ ABSL_GUARDED_BY(stream_mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;   // a log file changed
-  bool acked_ ABSL_GUARDED_BY(stream_mu_) = false;  // an ack made room in the window
+  bool wake_ ABSL_GUARDED_BY(stream_mu_) = false;                 // a log file changed
+  std::chrono::milliseconds linger_ ABSL_GUARDED_BY(stream_mu_);  // Run()'s current linger
+  bool acked_ ABSL_GUARDED_BY(stream_mu_) = false;                // an ack made room in the window
   std::deque<mailfleet::v1::AgentMessage> outbox_ ABSL_GUARDED_BY(stream_mu_);
 };
 
