@@ -184,12 +184,19 @@ echo "latency at 10k lines/s ($written lines): p50 $p50 ms, p99 $p99 ms (target 
 awk -v r="$max_rss" -v a="$max_anon" -v f="$max_file" 'BEGIN {
   printf "agent RSS at 10k lines/s: max %.1f MiB (target <= 16 MiB): %.1f MiB its own, %.1f MiB program and shared library pages\n", r / 1024, a / 1024, f / 1024 }'
 
+# Three 20 s periods: on a shared virtual machine one period varies by a few tenths of a
+# percent, so all three are printed and the median is the figure.
 hz=$(getconf CLK_TCK)
-c0=$(cpu_ticks)
-"$BIN/log_writer" "$WORK/logs/live.log" 1000 20 > /dev/null
-c1=$(cpu_ticks)
-awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN {
-  printf "agent CPU at 1k lines/s: %.2f%% of a core (target <= 1%%)\n", 100 * t / hz / 20 }'
+periods=()
+for _ in 1 2 3; do
+  c0=$(cpu_ticks)
+  "$BIN/log_writer" "$WORK/logs/live.log" 1000 20 > /dev/null
+  c1=$(cpu_ticks)
+  periods+=("$((c1 - c0))")
+done
+printf '%s\n' "${periods[@]}" | sort -n | awk -v hz="$hz" '{ p[NR] = 100 * $1 / hz / 20 } END {
+  printf "agent CPU at 1k lines/s: median %.2f%% of a core (target <= 1%%); periods %.2f%%, %.2f%%, %.2f%%\n",
+         p[2], p[1], p[2], p[3] }'
 
 # 4. A long collector outage: the backlog stays in the file, not in the agent.
 before=$(rss_kb)
