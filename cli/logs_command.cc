@@ -85,6 +85,7 @@ int RunLogs(const CliConfig& config, const LogsOptions& o) {
       return 1;
     }
     for (const auto& e : response.events()) Print(e, o.json);
+    if (response.events_size() == 0 && !o.json) std::cerr << "mailfleet: no lines match\n";
     return 0;
   }
   grpc::ClientContext context;

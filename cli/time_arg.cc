@@ -6,6 +6,27 @@
 #include "fmt/format.h"
 
 namespace mailfleet::cli {
+namespace {
+
+// Whether YYYY-MM-DDTHH:MM:SS at the start of iso names a real date and time of day.
+bool InRange(std::string_view iso) {
+  auto number = [&](size_t pos, size_t len) {
+    int n = 0;
+    auto [ptr, ec] = std::from_chars(iso.data() + pos, iso.data() + pos + len, n);
+    return ec == std::errc() && ptr == iso.data() + pos + len ? n : -1;
+  };
+  int year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  int hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 60) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return day <= kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+}
+
+}  // namespace
 
 std::optional<std::chrono::seconds> ParseDurationArg(std::string_view text) {
   if (text.size() < 2) return std::nullopt;
@@ -40,6 +61,9 @@ absl::StatusOr<std::chrono::system_clock::time_point> ParseTimeArg(
   if (iso.size() >= 16 && iso[13] == ':' && (iso.size() == 16 || iso[16] != ':')) {
     iso.insert(16, ":00");
   }
+  // The log parser is lenient (a log line's time is taken as written); a time typed on the
+  // command line must be a real one: 2026-13-01 or 2026-02-30 is a typo, not March.
+  if (iso.size() >= 19 && !InRange(iso)) return bad();
   parse::Parser parser(now);
   parse::LogEvent event;
   parser.Parse(iso + " host prog: x", &event);

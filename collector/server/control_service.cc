@@ -1,12 +1,15 @@
 #include "collector/server/control_service.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 #include <thread>
 
 #include "common/grpc_status.h"
 #include "common/tls.h"
 #include "common/version.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace mailfleet::collector {
@@ -17,6 +20,57 @@ using google::protobuf::util::TimeUtil;
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return TimeUtil::MicrosecondsToTimestamp(
       std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
+// What the log and stats queries filter on, checked before the store is asked, so a typo
+// gets an error rather than an empty answer: every host must be in the fleet, the window
+// must not be empty, the status must be one Postfix logs and a queue id must look like one.
+grpc::Status CheckFilter(Store& store, const google::protobuf::RepeatedPtrField<std::string>& hosts,
+                         const google::protobuf::Timestamp* since,
+                         const google::protobuf::Timestamp* until, const std::string& status,
+                         const std::string& queue_id) {
+  if (since != nullptr && until != nullptr && !(*since < *until)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        fmt::format("the window is empty: since {} is not before until {}",
+                                    TimeUtil::ToString(*since), TimeUtil::ToString(*until)));
+  }
+  static constexpr std::string_view kStatuses[] = {"sent",    "deferred",    "bounced",
+                                                   "expired", "deliverable", "undeliverable"};
+  if (!status.empty() &&
+      std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        fmt::format("status '{}' is not one Postfix logs; use one of {}", status,
+                                    fmt::join(kStatuses, ", ")));
+  }
+  if (!queue_id.empty() && (queue_id.size() > 32 ||
+                            !std::all_of(queue_id.begin(), queue_id.end(),
+                                         [](unsigned char c) { return std::isalnum(c) != 0; }))) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        fmt::format("'{}' is not a Postfix queue id (letters and digits, like "
+                                    "4F2A61C0B3 or 4Yk3Fz0Bq7z9Rx)",
+                                    queue_id));
+  }
+  if (hosts.empty()) return grpc::Status::OK;
+  auto known = store.ListHosts();
+  if (!known.ok()) return ToGrpcStatus(known.status());
+  std::vector<std::string> unknown;
+  for (const auto& h : hosts) {
+    if (std::none_of(known->begin(), known->end(),
+                     [&](const HostRecord& r) { return r.name == h; })) {
+      unknown.push_back(h);
+    }
+  }
+  if (!unknown.empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        fmt::format("no host named {}; `mailfleet hosts` lists the fleet",
+                                    fmt::join(unknown, ", ")));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CheckFilter(Store& store, const mailfleet::v1::LogQuery& q) {
+  return CheckFilter(store, q.hosts(), q.has_since() ? &q.since() : nullptr,
+                     q.has_until() ? &q.until() : nullptr, q.status(), q.queue_id());
 }
 
 // Only operators' client certificates may use the control API; plaintext (loopback tests)
@@ -86,6 +140,7 @@ grpc::Status ControlService::QueryLogs(grpc::ServerContext* context,
                                        const mailfleet::v1::QueryLogsRequest* request,
                                        mailfleet::v1::QueryLogsResponse* response) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
+  if (auto s = CheckFilter(store_, request->query()); !s.ok()) return s;
   auto events = store_.QueryEvents(request->query(), 0);
   if (!events.ok()) return ToGrpcStatus(events.status());
   for (auto& e : *events) *response->add_events() = std::move(e);
@@ -96,6 +151,7 @@ grpc::Status ControlService::FollowLogs(grpc::ServerContext* context,
                                         const mailfleet::v1::FollowLogsRequest* request,
                                         grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
+  if (auto s = CheckFilter(store_, request->query()); !s.ok()) return s;
   auto last = store_.LastEventId();
   if (!last.ok()) return ToGrpcStatus(last.status());
   int64_t after = *last;
@@ -118,6 +174,12 @@ grpc::Status ControlService::GetStats(grpc::ServerContext* context,
                                       const mailfleet::v1::StatsRequest* request,
                                       mailfleet::v1::StatsResponse* response) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
+  if (auto s =
+          CheckFilter(store_, request->hosts(), request->has_since() ? &request->since() : nullptr,
+                      request->has_until() ? &request->until() : nullptr, "", "");
+      !s.ok()) {
+    return s;
+  }
   auto stats = store_.Stats(*request);
   if (!stats.ok()) return ToGrpcStatus(stats.status());
   *response = *std::move(stats);

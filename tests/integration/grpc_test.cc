@@ -1,5 +1,6 @@
 // The collector's services and the agent's uplink over real gRPC on loopback, on a real
 // PostgreSQL.
+#include <functional>
 #include <thread>
 
 #include "agent/exec/action_runner.h"
@@ -262,6 +263,82 @@ TEST_F(GrpcTest, ACommandReachesItsAgentsThroughPostgresAndResultsStreamBack) {
   EXPECT_EQ(QueryOne("SELECT string_agg(host || '=' || state, ',' ORDER BY host) "
                      "FROM command_targets"),
             "h1=ok,h2=ok,h3=offline");
+}
+
+TEST_F(GrpcTest, LogAndStatsFiltersThatCannotMatchAreErrors) {
+  auto h1 = StartAgent("h1", "3.7.11");
+  ASSERT_TRUE(Eventually([&] { return Connected("h1", true); }));
+  auto at = [](int64_t seconds) {
+    google::protobuf::Timestamp t;
+    t.set_seconds(seconds);
+    return t;
+  };
+  struct Case {
+    std::function<void(mailfleet::v1::LogQuery*)> set;
+    grpc::StatusCode code;
+    std::string says;
+  } cases[] = {
+      {[](auto* q) { q->add_hosts("h9"); }, grpc::StatusCode::NOT_FOUND, "no host named h9"},
+      {[](auto* q) {
+         q->add_hosts("h1");
+         q->add_hosts("h8");
+       },
+       grpc::StatusCode::NOT_FOUND, "no host named h8"},
+      {[&](auto* q) {
+         *q->mutable_since() = at(2000);
+         *q->mutable_until() = at(1000);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "the window is empty"},
+      {[&](auto* q) {
+         *q->mutable_since() = at(1000);
+         *q->mutable_until() = at(1000);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "the window is empty"},
+      {[](auto* q) { q->set_status("delivered"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "use one of sent, deferred"},
+      {[](auto* q) { q->set_queue_id("4F2A61C0B3' OR 1=1"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "not a Postfix queue id"},
+  };
+  for (const auto& c : cases) {
+    mailfleet::v1::QueryLogsRequest request;
+    c.set(request.mutable_query());
+    mailfleet::v1::QueryLogsResponse response;
+    grpc::ClientContext ctx;
+    auto status = control_stub_->QueryLogs(&ctx, request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.says << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(c.says), std::string::npos) << status.error_message();
+  }
+  // The same checks guard --follow and stats.
+  {
+    mailfleet::v1::FollowLogsRequest request;
+    request.mutable_query()->add_hosts("h9");
+    grpc::ClientContext ctx;
+    auto reader = control_stub_->FollowLogs(&ctx, request);
+    mailfleet::v1::StoredEvent e;
+    EXPECT_FALSE(reader->Read(&e));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    mailfleet::v1::StatsRequest request;
+    *request.mutable_since() = at(2000);
+    *request.mutable_until() = at(1000);
+    mailfleet::v1::StatsResponse response;
+    grpc::ClientContext ctx;
+    EXPECT_EQ(control_stub_->GetStats(&ctx, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Good filters still answer: a known host, a real status, a queue id, a proper window.
+  mailfleet::v1::QueryLogsRequest request;
+  request.mutable_query()->add_hosts("h1");
+  request.mutable_query()->set_status("deferred");
+  request.mutable_query()->set_queue_id("4F2A61C0B3");
+  *request.mutable_query()->mutable_since() = at(1000);
+  *request.mutable_query()->mutable_until() = at(2000);
+  mailfleet::v1::QueryLogsResponse response;
+  grpc::ClientContext ctx;
+  auto status = control_stub_->QueryLogs(&ctx, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.events_size(), 0);
 }
 
 TEST_F(GrpcTest, BadCommandsAreRefusedBeforeAnythingIsRecorded) {
