@@ -110,7 +110,19 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
       ok = false;
       break;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      // zlib reports a gzip stream cut short (no trailer) only here, at the end.
+      int err = Z_OK;
+      gzerror(in, &err);
+      if (plain_fd < 0 && err == Z_BUF_ERROR) {
+        std::cerr << fmt::format(
+            "mailfleet: {}: the gzip data ends early (a truncated or still-growing file); "
+            "the lines before that point were read\n",
+            stdin_input ? "standard input" : path);
+        ok = false;
+      }
+      break;
+    }
     splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)),
                   [&](std::string_view line, uint64_t, bool truncated) {
                     parser.Parse(line, &event);

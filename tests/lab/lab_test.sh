@@ -492,6 +492,18 @@ parse_forms_agree() {
   [ "$a" = "$b" ] && [ "$a" = "$c" ]
 }
 check "mailfleet parse: a file, its gzip and standard input give the same events" parse_forms_agree
+# A gzip file cut short (a copy in progress, a full disk): its whole lines still come out,
+# then an error names it.
+parse_truncated_gzip() {
+  local log=$WORK/parse.log cut=$WORK/cut.log.gz lines
+  head -c "$(($(stat -c %s "$log.gz") / 2))" "$log.gz" > "$cut"
+  lines=$("$BIN/mailfleet" parse "$cut" 2>/dev/null | wc -l)
+  [ "$lines" -gt 0 ] && [ "$lines" -lt "$(wc -l < "$log")" ] || { echo "$lines lines"; return 1; }
+  fails_saying "the gzip data ends early" "$BIN/mailfleet" parse --summary "$cut"
+}
+check "mailfleet parse: a truncated gzip file gives its lines, then an error" parse_truncated_gzip
+check "mailfleet parse: a missing file is an error" \
+  fails_saying "cannot read $WORK/missing.log" "$BIN/mailfleet" parse "$WORK/missing.log"
 
 # --- Everything goes away -----------------------------------------------------------------
 for k in 1 2 3; do fleet_stop_agent "h$k"; done
