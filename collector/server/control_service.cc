@@ -141,7 +141,7 @@ grpc::Status ControlService::QueryLogs(grpc::ServerContext* context,
                                        mailfleet::v1::QueryLogsResponse* response) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
   if (auto s = CheckFilter(store_, request->query()); !s.ok()) return s;
-  auto events = store_.QueryEvents(request->query(), 0);
+  auto events = store_.QueryEvents(request->query());
   if (!events.ok()) return ToGrpcStatus(events.status());
   for (auto& e : *events) *response->add_events() = std::move(e);
   return grpc::Status::OK;
@@ -152,20 +152,16 @@ grpc::Status ControlService::FollowLogs(grpc::ServerContext* context,
                                         grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) {
   if (auto s = CheckCaller(context); !s.ok()) return s;
   if (auto s = CheckFilter(store_, request->query()); !s.ok()) return s;
-  auto last = store_.LastEventId();
-  if (!last.ok()) return ToGrpcStatus(last.status());
-  int64_t after = *last;
-  mailfleet::v1::LogQuery query = request->query();
-  query.set_limit(1000);
+  auto cursor = store_.StartFollow();
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
   // Deadlines do not end a follow: only the caller does (or a collector shutdown).
   while (!context->IsCancelled()) {
-    auto events = store_.QueryEvents(query, after);
+    std::this_thread::sleep_for(options_.follow_poll);
+    auto events = store_.FollowEvents(request->query(), &*cursor);
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (const auto& e : *events) {
       if (!writer->Write(e)) return grpc::Status::OK;
-      after = std::max(after, e.id());
     }
-    if (events->size() < 1000) std::this_thread::sleep_for(options_.follow_poll);
   }
   return grpc::Status::OK;
 }

@@ -34,10 +34,11 @@ class ControlService final : public mailfleet::v1::ControlService::Service {
   grpc::Status QueryLogs(grpc::ServerContext* context,
                          const mailfleet::v1::QueryLogsRequest* request,
                          mailfleet::v1::QueryLogsResponse* response) override;
-  // Polls the store for lines newer than the last one sent (every follow_poll), so it works
-  // the same whichever collector replica stored them.
   grpc::Status GetStats(grpc::ServerContext* context, const mailfleet::v1::StatsRequest* request,
                         mailfleet::v1::StatsResponse* response) override;
+  // Asks the store every follow_poll for the lines committed since its last look, so it
+  // works the same whichever collector replica stored them, and in whatever order the
+  // streams' transactions commit.
   grpc::Status FollowLogs(grpc::ServerContext* context,
                           const mailfleet::v1::FollowLogsRequest* request,
                           grpc::ServerWriter<mailfleet::v1::StoredEvent>* writer) override;

@@ -24,6 +24,18 @@ namespace {
 
 constexpr int64_t kMigrationLockKey = 0x6d61696c666c74;  // "mailflt"
 
+// An ingest transaction's id floor (see FollowEvents), as a shared advisory lock on two int4
+// keys: "MF" and the floor's high 16 bits in the first, its low 32 bits in the second. Other
+// advisory locks (one bigint key) never look like one.
+constexpr const char* kPublishIdFloor = R"sql(
+    SELECT pg_advisory_xact_lock_shared((1296433152 + (v >> 32))::int4, v::bit(32)::int4)
+      FROM (SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0) AS v) s)sql";
+constexpr const char* kHeldIdFloors = R"sql(
+    SELECT min(((classid::bigint - 1296433152) << 32) | objid::bigint) FROM pg_locks
+     WHERE locktype = 'advisory' AND objsubid = 2
+       AND classid::bigint BETWEEN 1296433152 AND 1296433152 + 65535
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))sql";
+
 // Columns every host query selects, in the order ReadHost expects.
 constexpr const char kHostColumns[] =
     "name, inventory::text, (connected AND last_seen > now() - make_interval(secs => $1)), "
@@ -620,6 +632,9 @@ class PgStore::Ingest final : public Store::PendingIngest {
     if (conn_ == nullptr) conn_ = std::make_unique<RawConnection>(store_.conninfo_);
     conn_->Exec("BEGIN");
     open_ = true;
+    // Followers learn from this lock that lines with ids above the sequence's value now may
+    // still commit (see FollowEvents).
+    conn_->Exec(kPublishIdFloor);
   }
 
   // Locks every source row, in source order. With check, false when a watermark is not the
@@ -861,11 +876,11 @@ absl::StatusOr<IngestResult> PgStore::FinishIngest(std::unique_ptr<PendingIngest
   }
 }
 
-absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
-    const mailfleet::v1::LogQuery& q, int64_t after_id) {
-  using google::protobuf::util::TimeUtil;
+namespace {
+
+// The WHERE terms of a LogQuery's filters, their parameters in `filter`.
+std::vector<std::string> LogFilterTerms(const mailfleet::v1::LogQuery& q, SqlFilter& filter) {
   std::vector<std::string> where;
-  SqlFilter filter;
   auto param = [&](std::string value) { return filter.Param(std::move(value)); };
   filter.HostsAndWindow(q.hosts(), q.has_since() ? &q.since() : nullptr,
                         q.has_until() ? &q.until() : nullptr, {{"host", "time"}}, {&where});
@@ -895,68 +910,162 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
   if (!q.grep().empty()) {
     where.push_back(fmt::format("raw ILIKE {}", param("%" + LikeEscape(q.grep()) + "%")));
   }
-  if (after_id > 0) where.push_back(fmt::format("id > {}", param(std::to_string(after_id))));
-  uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1000000);
+  return where;
+}
 
-  std::string columns =
-      "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
-  std::vector<std::string> field_names = {"source_id",  "end_offset", "pid",         "client_port",
-                                          "relay_port", "delay",      "delays",      "size",
-                                          "nrcpt",      "truncated",  "invalid_utf8"};
-  for (const auto& f : parse::kSpanFields) {
-    if (!SpanColumn(f.name).empty()) field_names.emplace_back(SpanColumn(f.name));
+std::string WhereClause(const std::vector<std::string>& where) {
+  return where.empty() ? "" : fmt::format("WHERE {}", fmt::join(where, " AND "));
+}
+
+// The columns a StoredEvent is read from: id, host, time, kind, severity, raw, then the
+// fields (as text) named by EventFieldNames().
+const std::vector<std::string>& EventFieldNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v = {"source_id",  "end_offset", "pid",         "client_port",
+                                  "relay_port", "delay",      "delays",      "size",
+                                  "nrcpt",      "truncated",  "invalid_utf8"};
+    for (const auto& f : parse::kSpanFields) {
+      if (!SpanColumn(f.name).empty()) v.emplace_back(SpanColumn(f.name));
+    }
+    return v;
+  }();
+  return names;
+}
+
+const std::string& EventSelectColumns() {
+  static const std::string columns = [] {
+    std::string c = "id, host, (extract(epoch from time) * 1000000)::bigint, kind, severity, raw";
+    for (const auto& f : EventFieldNames()) c += fmt::format(", {}::text", f);
+    return c;
+  }();
+  return columns;
+}
+
+// Follow: lines read per query.
+constexpr size_t kFollowPage = 1000;
+
+mailfleet::v1::StoredEvent ReadEvent(const pqxx::row& row) {
+  using google::protobuf::util::TimeUtil;
+  const auto& field_names = EventFieldNames();
+  mailfleet::v1::StoredEvent e;
+  e.set_id(row[0].as<int64_t>());
+  e.set_host(row[1].c_str());
+  *e.mutable_time() = TimeUtil::MicrosecondsToTimestamp(row[2].as<int64_t>());
+  e.set_kind(row[3].c_str());
+  e.set_severity(row[4].c_str());
+  e.set_raw(row[5].c_str());
+  for (size_t i = 0; i < field_names.size(); ++i) {
+    const auto& field = row[static_cast<int>(6 + i)];
+    if (!field.is_null()) (*e.mutable_fields())[field_names[i]] = field.c_str();
   }
-  for (const auto& f : field_names) columns += fmt::format(", {}::text", f);
+  (*e.mutable_fields()).erase("truncated");
+  (*e.mutable_fields()).erase("invalid_utf8");
+  if (std::string_view(row[static_cast<int>(6 + 9)].c_str()) == "true") {
+    (*e.mutable_fields())["truncated"] = "true";
+  }
+  if (std::string_view(row[static_cast<int>(6 + 10)].c_str()) == "true") {
+    (*e.mutable_fields())["invalid_utf8"] = "true";
+  }
+  return e;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
+    const mailfleet::v1::LogQuery& q) {
+  SqlFilter filter;
+  std::vector<std::string> where = LogFilterTerms(q, filter);
+  uint32_t limit = q.limit() == 0 ? 100 : std::min<uint32_t>(q.limit(), 1000000);
   std::string sql = fmt::format(
-      "SELECT * FROM (SELECT {} FROM events {} ORDER BY {} LIMIT {}) newest ORDER BY 3, 1", columns,
-      where.empty() ? "" : "WHERE " + fmt::format("{}", fmt::join(where, " AND ")),
-      after_id > 0 ? "id" : "time DESC, id DESC", limit);
+      "SELECT * FROM (SELECT {} FROM events {} ORDER BY time DESC, id DESC LIMIT {}) newest "
+      "ORDER BY 3, 1",
+      EventSelectColumns(), WhereClause(where), limit);
 
   std::vector<mailfleet::v1::StoredEvent> events;
   RETURN_IF_ERROR(WithConnection("querying log lines", [&](pqxx::connection& c) -> absl::Status {
     pqxx::read_transaction tx(c);
-    pqxx::result rows;
-    rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(filter.params()));
-    for (const auto& row : rows) {
-      mailfleet::v1::StoredEvent e;
-      e.set_id(row[0].as<int64_t>());
-      e.set_host(row[1].c_str());
-      *e.mutable_time() = TimeUtil::MicrosecondsToTimestamp(row[2].as<int64_t>());
-      e.set_kind(row[3].c_str());
-      e.set_severity(row[4].c_str());
-      e.set_raw(row[5].c_str());
-      for (size_t i = 0; i < field_names.size(); ++i) {
-        const auto& field = row[static_cast<int>(6 + i)];
-        if (!field.is_null()) (*e.mutable_fields())[field_names[i]] = field.c_str();
-      }
-      (*e.mutable_fields()).erase("truncated");
-      (*e.mutable_fields()).erase("invalid_utf8");
-      if (std::string_view(row[static_cast<int>(6 + 9)].c_str()) == "true") {
-        (*e.mutable_fields())["truncated"] = "true";
-      }
-      if (std::string_view(row[static_cast<int>(6 + 10)].c_str()) == "true") {
-        (*e.mutable_fields())["invalid_utf8"] = "true";
-      }
-      events.push_back(std::move(e));
-    }
+    pqxx::result rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(filter.params()));
+    for (const auto& row : rows) events.push_back(ReadEvent(row));
     return absl::OkStatus();
   }));
   return events;
 }
 
-absl::StatusOr<int64_t> PgStore::LastEventId() {
-  // The largest stored id, looked for among the ids the sequence handed out last (the BRIN
-  // index narrows `id > x` to a few block ranges), in ever wider windows: ids of rolled-back
-  // batches leave gaps.
-  return Scalar<int64_t>("reading the newest log line", R"sql(
-    WITH RECURSIVE last AS (SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0) AS v),
-    look (width, found) AS (
-      SELECT 10000::bigint,
-             (SELECT max(id) FROM events WHERE id > (SELECT v FROM last) - 10000)
-      UNION ALL
-      SELECT width * 10, (SELECT max(id) FROM events WHERE id > (SELECT v FROM last) - width * 10)
-        FROM look WHERE found IS NULL AND width <= (SELECT v FROM last))
-    SELECT coalesce(max(found), 0) FROM look)sql");
+// How following works. A line's id is handed out when it is copied, but streams copy
+// concurrently and commit in any order: a line with a smaller id than one already shown can
+// still commit later. So each look runs in a repeatable-read snapshot and shows the lines
+// that the previous look's snapshot did not see, among the ids above a floor under which no
+// line still to commit can be:
+//  - every ingest transaction, before it copies, holds a shared advisory lock whose key is the
+//    sequence's value at that moment (kPublishIdFloor): all its ids are above that key;
+//  - before taking its snapshot, a look reads the sequence's value, then the keys held; the
+//    next floor is the least of them. A transaction the look did not find locked took its
+//    lock, and so its ids, after the look read the sequence.
+// A row's 32-bit xmin is widened to the xid8 pg_visible_in_snapshot takes with the epoch of
+// the current snapshot's xmax (every visible row's xid precedes it).
+namespace {
+
+absl::StatusOr<int64_t> ReadIdFloor(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  int64_t seq =
+      tx.exec1("SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0)")[0].as<int64_t>();
+  auto held = tx.exec1(kHeldIdFloors)[0];
+  return held.is_null() ? seq : std::min(seq, held.as<int64_t>());
+}
+
+}  // namespace
+
+absl::StatusOr<PgStore::FollowCursor> PgStore::StartFollow() {
+  FollowCursor cursor;
+  RETURN_IF_ERROR(WithConnection("starting to follow", [&](pqxx::connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(cursor.low, ReadIdFloor(c));
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+    cursor.snapshot = tx.exec1("SELECT pg_current_snapshot()::text")[0].c_str();
+    tx.commit();
+    return absl::OkStatus();
+  }));
+  return cursor;
+}
+
+absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::FollowEvents(
+    const mailfleet::v1::LogQuery& q, FollowCursor* cursor) {
+  std::vector<mailfleet::v1::StoredEvent> events;
+  RETURN_IF_ERROR(WithConnection("following log lines", [&](pqxx::connection& c) -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t next_low, ReadIdFloor(c));
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+    auto snap = tx.exec1(
+        "SELECT pg_current_snapshot()::text, pg_snapshot_xmax(pg_current_snapshot())::text");
+    const int64_t xmax = std::stoll(snap[1].c_str());
+    SqlFilter filter;
+    std::vector<std::string> where = LogFilterTerms(q, filter);
+    std::string epoch = filter.Param(std::to_string(xmax >> 32 << 32));
+    std::string low32 = filter.Param(std::to_string(xmax & 0xFFFFFFFF));
+    std::string previous = filter.Param(cursor->snapshot);
+    where.push_back(
+        fmt::format("NOT pg_visible_in_snapshot((({0}::bigint | xmin::text::bigint) - CASE WHEN "
+                    "xmin::text::bigint > {1}::bigint THEN 4294967296 ELSE 0 END)::text::xid8, "
+                    "{2}::pg_snapshot)",
+                    epoch, low32, previous));
+    std::string after = filter.Param("");
+    where.push_back(fmt::format("id > {}::bigint", after));
+    std::vector<std::string> params = filter.params();
+    // In pages of kFollowPage, all in this one snapshot.
+    for (int64_t from = cursor->low;;) {
+      params.back() = std::to_string(from);
+      pqxx::result rows =
+          tx.exec_params(fmt::format("SELECT {} FROM events {} ORDER BY id LIMIT {}",
+                                     EventSelectColumns(), WhereClause(where), kFollowPage),
+                         pqxx::prepare::make_dynamic_params(params));
+      for (const auto& row : rows) events.push_back(ReadEvent(row));
+      if (rows.size() < kFollowPage) break;
+      from = events.back().id();
+    }
+    tx.commit();
+    cursor->snapshot = snap[0].c_str();
+    cursor->low = next_low;
+    return absl::OkStatus();
+  }));
+  return events;
 }
 
 absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {

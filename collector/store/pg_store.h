@@ -50,8 +50,10 @@ class PgStore final : public Store {
       TimePoint received, const std::map<std::string, uint64_t>& expected) override;
   absl::StatusOr<IngestResult> FinishIngest(std::unique_ptr<PendingIngest> pending) override;
   absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
-      const mailfleet::v1::LogQuery& query, int64_t after_id) override;
-  absl::StatusOr<int64_t> LastEventId() override;
+      const mailfleet::v1::LogQuery& query) override;
+  absl::StatusOr<FollowCursor> StartFollow() override;
+  absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> FollowEvents(
+      const mailfleet::v1::LogQuery& query, FollowCursor* cursor) override;
   absl::StatusOr<mailfleet::v1::StatsResponse> Stats(
       const mailfleet::v1::StatsRequest& request) override;
 

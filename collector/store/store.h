@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -111,15 +112,24 @@ class Store {
       const std::string& host, const std::vector<const mailfleet::v1::LogBatch*>& batches,
       TimePoint received, const std::map<std::string, uint64_t>& expected) = 0;
   virtual absl::StatusOr<IngestResult> FinishIngest(std::unique_ptr<PendingIngest> pending) = 0;
-  // The newest `limit` matching lines, oldest first; with after_id > 0, the lines stored
-  // after that id (for following), oldest first.
+  // The newest `limit` matching lines, oldest first.
   virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> QueryEvents(
-      const mailfleet::v1::LogQuery& query, int64_t after_id) = 0;
+      const mailfleet::v1::LogQuery& query) = 0;
   // A pflogsumm-style summary per host and for the fleet.
   virtual absl::StatusOr<mailfleet::v1::StatsResponse> Stats(
       const mailfleet::v1::StatsRequest& request) = 0;
-  // The id of the newest stored line (0 when none).
-  virtual absl::StatusOr<int64_t> LastEventId() = 0;
+  // `logs --follow`: where one follower stands. Opaque outside the store.
+  struct FollowCursor {
+    int64_t low = 0;       // every line not yet shown has a larger id
+    std::string snapshot;  // the last look's snapshot: its lines have been shown
+    std::deque<std::pair<int64_t, int64_t>> looks;  // (xmax, sequence value) of recent looks
+  };
+  // A cursor at the present: lines that commit from now on are new.
+  virtual absl::StatusOr<FollowCursor> StartFollow() = 0;
+  // The matching lines that committed since the cursor's last look, by id; each once, none
+  // left out, in whatever order the ingest transactions commit.
+  virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> FollowEvents(
+      const mailfleet::v1::LogQuery& query, FollowCursor* cursor) = 0;
 
   // Creates or updates the host named session.host and marks it connected. Never duplicates.
   virtual absl::Status RegisterHost(const Session& session,

@@ -219,6 +219,33 @@ stored_lines() { fleet_cli logs --limit 100000 --json | wc -l; }
 all_lines_stored() { test "$(stored_lines)" -eq "$(mail_log_lines)"; }
 check "every line of every host's mail and Dovecot logs is stored" within 5 all_lines_stored
 
+# --follow while all three hosts send at once: their streams commit in any order, and every
+# line that arrives after the follow began is printed, once.
+follow_sees_every_new_line() {
+  local out=$WORK/follow.jsonl before after printed distinct pid k sends=()
+  within 10 all_lines_stored || { echo "the logs were not all stored before the follow"; return 1; }
+  before=$(stored_lines)
+  fleet_cli logs --follow --json > "$out" 2>"$WORK/follow.err" &
+  pid=$!
+  sleep 1
+  for k in 1 2 3; do
+    "$LAB" send "h$k" "bob@h$(( k % 3 + 1 )).lab.test" --count 5 >/dev/null &
+    sends+=($!)
+  done
+  wait "${sends[@]}"
+  # Until the mail has settled: every log line stored, and no new one for a second.
+  settled() { local n; n=$(stored_lines); sleep 1; all_lines_stored && [ "$(stored_lines)" -eq "$n" ]; }
+  within 20 settled || { kill "$pid"; echo "the logs did not settle"; return 1; }
+  sleep 1  # the follow's last look
+  kill "$pid"; wait "$pid" 2>/dev/null
+  after=$(stored_lines)
+  printed=$(wc -l < "$out")
+  distinct=$(sed 's/"id":[0-9]*,//' "$out" | sort -u | wc -l)
+  [ "$printed" -eq $((after - before)) ] && [ "$distinct" -eq "$printed" ] ||
+    { echo "$((after - before)) new lines stored, $printed printed ($distinct distinct)"; cat "$WORK/follow.err"; return 1; }
+}
+check "logs --follow prints every line that arrives from three hosts sending at once, once" follow_sees_every_new_line
+
 stats_counts_traffic() {
   local json
   json=$(fleet_cli stats --json) || return 1
