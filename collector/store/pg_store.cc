@@ -1042,9 +1042,9 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::FollowEvents(
     std::string low32 = filter.Param(std::to_string(xmax & 0xFFFFFFFF));
     std::string previous = filter.Param(cursor->snapshot);
     where.push_back(
-        fmt::format("NOT pg_visible_in_snapshot((({0}::bigint | xmin::text::bigint) - CASE WHEN "
-                    "xmin::text::bigint > {1}::bigint THEN 4294967296 ELSE 0 END)::text::xid8, "
-                    "{2}::pg_snapshot)",
+        fmt::format("NOT pg_visible_in_snapshot(greatest(({0}::bigint | xmin::text::bigint) - "
+                    "CASE WHEN xmin::text::bigint > {1}::bigint THEN 4294967296 ELSE 0 END, 0)"
+                    "::text::xid8, {2}::pg_snapshot)",
                     epoch, low32, previous));
     std::string after = filter.Param("");
     where.push_back(fmt::format("id > {}::bigint", after));
