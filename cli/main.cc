@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
   logs->add_option("--to", logs_options.to, "Recipient address (or orig_to), or a domain");
   logs->add_option("--status", logs_options.status,
                    "Delivery status: sent, deferred, bounced, expired, deliverable, "
-                   "undeliverable");
+                   "undeliverable, SOFTBOUNCE (soft_bounce = yes)");
   logs->add_option("--service", logs_options.service,
                    "Daemon: smtpd, qmgr, smtp, lmtp, imap-login, ...");
   logs->add_option("--grep", logs_options.grep, "Lines containing this text (case-insensitive)");

@@ -130,13 +130,15 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
                     fn(event);
                   });
   }
-  // A last line without its newline still counts when the file is complete.
-  splitter.Feed("\n", [&](std::string_view line, uint64_t, bool truncated) {
-    if (line.empty() && !truncated) return;
-    parser.Parse(line, &event);
-    event.truncated = event.truncated || truncated;
-    fn(event);
-  });
+  // A last line without its newline still counts when the file is complete (not when the
+  // gzip data ended early: that line was cut).
+  if (ok)
+    splitter.Feed("\n", [&](std::string_view line, uint64_t, bool truncated) {
+      if (line.empty() && !truncated) return;
+      parser.Parse(line, &event);
+      event.truncated = event.truncated || truncated;
+      fn(event);
+    });
   gzclose(in);
   if (plain_fd >= 0) close(plain_fd);
   return ok;

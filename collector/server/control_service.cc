@@ -34,8 +34,9 @@ grpc::Status CheckFilter(Store& store, const google::protobuf::RepeatedPtrField<
                         fmt::format("the window is empty: since {} is not before until {}",
                                     TimeUtil::ToString(*since), TimeUtil::ToString(*until)));
   }
-  static constexpr std::string_view kStatuses[] = {"sent",    "deferred",    "bounced",
-                                                   "expired", "deliverable", "undeliverable"};
+  static constexpr std::string_view kStatuses[] = {"sent",      "deferred",    "bounced",
+                                                   "expired",   "deliverable", "undeliverable",
+                                                   "SOFTBOUNCE"};  // soft_bounce = yes
   if (!status.empty() &&
       std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -156,7 +157,7 @@ grpc::Status ControlService::FollowLogs(grpc::ServerContext* context,
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
   // Deadlines do not end a follow: only the caller does (or a collector shutdown).
   while (!context->IsCancelled()) {
-    std::this_thread::sleep_for(options_.follow_poll);
+    if (cursor->caught_up) std::this_thread::sleep_for(options_.follow_poll);
     auto events = store_.FollowEvents(request->query(), &*cursor);
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (const auto& e : *events) {

@@ -1,6 +1,7 @@
 #include "collector/store/pg_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <regex>
@@ -941,8 +942,10 @@ const std::string& EventSelectColumns() {
   return columns;
 }
 
-// Follow: lines read per query.
+// Follow: lines read per query, and per look (a follower that falls behind catches up in
+// looks of this size rather than in one that holds everything).
 constexpr size_t kFollowPage = 1000;
+constexpr size_t kFollowMaxLook = 10'000;
 
 mailfleet::v1::StoredEvent ReadEvent(const pqxx::row& row) {
   using google::protobuf::util::TimeUtil;
@@ -1031,38 +1034,77 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::FollowEvents(
     const mailfleet::v1::LogQuery& q, FollowCursor* cursor) {
   std::vector<mailfleet::v1::StoredEvent> events;
   RETURN_IF_ERROR(WithConnection("following log lines", [&](pqxx::connection& c) -> absl::Status {
+    events.clear();  // a retry on a new connection starts the look again
     ASSIGN_OR_RETURN(int64_t next_low, ReadIdFloor(c));
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
     auto snap = tx.exec1(
         "SELECT pg_current_snapshot()::text, pg_snapshot_xmax(pg_current_snapshot())::text");
     const int64_t xmax = std::stoll(snap[1].c_str());
-    SqlFilter filter;
-    std::vector<std::string> where = LogFilterTerms(q, filter);
-    std::string epoch = filter.Param(std::to_string(xmax >> 32 << 32));
-    std::string low32 = filter.Param(std::to_string(xmax & 0xFFFFFFFF));
-    std::string previous = filter.Param(cursor->snapshot);
-    where.push_back(
-        fmt::format("NOT pg_visible_in_snapshot(greatest(({0}::bigint | xmin::text::bigint) - "
-                    "CASE WHEN xmin::text::bigint > {1}::bigint THEN 4294967296 ELSE 0 END, 0)"
-                    "::text::xid8, {2}::pg_snapshot)",
-                    epoch, low32, previous));
-    std::string after = filter.Param("");
-    where.push_back(fmt::format("id > {}::bigint", after));
-    std::vector<std::string> params = filter.params();
-    // In pages of kFollowPage, all in this one snapshot.
-    for (int64_t from = cursor->low;;) {
-      params.back() = std::to_string(from);
-      pqxx::result rows =
-          tx.exec_params(fmt::format("SELECT {} FROM events {} ORDER BY id LIMIT {}",
-                                     EventSelectColumns(), WhereClause(where), kFollowPage),
-                         pqxx::prepare::make_dynamic_params(params));
-      for (const auto& row : rows) events.push_back(ReadEvent(row));
-      if (rows.size() < kFollowPage) break;
-      from = events.back().id();
+    // The query for the lines not yet shown above an id (the last parameter); with
+    // below_upto, only those up to partial_upto that the partial look's snapshot did not see.
+    struct Query {
+      std::string sql;
+      std::vector<std::string> params;
+    };
+    auto build = [&](bool below_upto) {
+      SqlFilter filter;
+      std::vector<std::string> where = LogFilterTerms(q, filter);
+      std::string epoch = filter.Param(std::to_string(xmax >> 32 << 32));
+      std::string low32 = filter.Param(std::to_string(xmax & 0xFFFFFFFF));
+      auto visible_in = [&](const std::string& snapshot) {
+        return fmt::format(
+            "pg_visible_in_snapshot(greatest(({0}::bigint | xmin::text::bigint) - CASE WHEN "
+            "xmin::text::bigint > {1}::bigint THEN 4294967296 ELSE 0 END, 0)::text::xid8, "
+            "{2}::pg_snapshot)",
+            epoch, low32, filter.Param(snapshot));
+      };
+      where.push_back("NOT " + visible_in(cursor->snapshot));
+      if (below_upto) {
+        where.push_back("NOT " + visible_in(cursor->partial_snapshot));
+        where.push_back(
+            fmt::format("id <= {}::bigint", filter.Param(std::to_string(cursor->partial_upto))));
+      }
+      where.push_back(fmt::format("id > {}::bigint", filter.Param("")));
+      return Query{fmt::format("SELECT {} FROM events {} ORDER BY id LIMIT {}",
+                               EventSelectColumns(), WhereClause(where), kFollowPage),
+                   filter.params()};
+    };
+    // Reads the query's lines above id `from` in pages, all in this one snapshot; stops after
+    // `limit` lines (and a whole page). Returns whether it got them all.
+    auto read = [&](Query query, int64_t from, size_t limit) {
+      for (size_t got = 0;;) {
+        query.params.back() = std::to_string(from);
+        pqxx::result rows =
+            tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+        for (const auto& row : rows) events.push_back(ReadEvent(row));
+        got += rows.size();
+        if (rows.size() < kFollowPage) return true;
+        from = events.back().id();
+        if (got >= limit) return false;
+      }
+    };
+    // A look that stopped at its limit showed its snapshot's lines up to partial_upto: this
+    // one shows what has committed since below that id (few: the transactions that were
+    // running then), then goes on above it.
+    const bool partial = !cursor->partial_snapshot.empty();
+    int64_t from = cursor->low;
+    if (partial) {
+      read(build(true), cursor->low, std::numeric_limits<size_t>::max());
+      from = std::max(cursor->low, cursor->partial_upto);
     }
+    const size_t before = events.size();
+    const bool all = read(build(false), from, kFollowMaxLook);
     tx.commit();
-    cursor->snapshot = snap[0].c_str();
-    cursor->low = next_low;
+    if (all) {
+      cursor->snapshot = snap[0].c_str();
+      cursor->low = next_low;
+      cursor->partial_snapshot.clear();
+    } else {
+      // Shown now: this snapshot's lines up to the last id read.
+      cursor->partial_snapshot = snap[0].c_str();
+      cursor->partial_upto = events.size() > before ? events.back().id() : from;
+    }
+    cursor->caught_up = all;
     return absl::OkStatus();
   }));
   return events;

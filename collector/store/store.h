@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -121,13 +120,18 @@ class Store {
   // `logs --follow`: where one follower stands. Opaque outside the store.
   struct FollowCursor {
     int64_t low = 0;       // every line not yet shown has a larger id
-    std::string snapshot;  // the last look's snapshot: its lines have been shown
-    std::deque<std::pair<int64_t, int64_t>> looks;  // (xmax, sequence value) of recent looks
+    std::string snapshot;  // the last whole look's snapshot: its lines have been shown
+    // After a look that stopped at its size limit: its snapshot, and the id up to which that
+    // snapshot's lines have been shown.
+    std::string partial_snapshot;
+    int64_t partial_upto = 0;
+    bool caught_up = true;  // false: the last look stopped at its limit; look again at once
   };
   // A cursor at the present: lines that commit from now on are new.
   virtual absl::StatusOr<FollowCursor> StartFollow() = 0;
-  // The matching lines that committed since the cursor's last look, by id; each once, none
-  // left out, in whatever order the ingest transactions commit.
+  // The matching lines that committed since the cursor's last look, by id, at most about
+  // 10,000 at a time (then caught_up is false); each once, none left out, in whatever order
+  // the ingest transactions commit.
   virtual absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> FollowEvents(
       const mailfleet::v1::LogQuery& query, FollowCursor* cursor) = 0;
 

@@ -349,6 +349,36 @@ TEST_F(IngestTest, FollowingKeepsLinesThatCommitAfterLaterIds) {
   EXPECT_TRUE(Raws(store_->FollowEvents(h3, &*cursor)).empty());
 }
 
+// A follower that fell behind catches up in looks of at most 10,000 lines; a batch with
+// smaller ids that commits between two such looks is still shown, and nothing twice.
+TEST_F(IngestTest, AFollowerThatFellBehindCatchesUpInBoundedLooks) {
+  auto cursor = store_->StartFollow();
+  ASSERT_TRUE(cursor.ok()) << cursor.status();
+  auto slow_lines = Lines(1, 3);
+  auto slow = Batch("slow", 0, slow_lines);
+  auto pending = store_->IngestAhead("h1", {&slow}, now_, {});  // the smallest ids
+  ASSERT_TRUE(pending.ok() && *pending != nullptr);
+  ASSERT_TRUE(store_->IngestBatch("h2", Batch("bulk", 0, Lines(10, 25009)), now_).ok());
+  std::set<int64_t> ids;
+  std::vector<size_t> looks;
+  bool slow_committed = false;
+  for (int i = 0; i < 10; ++i) {
+    auto got = store_->FollowEvents({}, &*cursor);
+    ASSERT_TRUE(got.ok()) << got.status();
+    looks.push_back(got->size());
+    for (const auto& e : *got) EXPECT_TRUE(ids.insert(e.id()).second) << "shown twice: " << e.id();
+    if (!slow_committed) {  // commits while the follower is behind
+      ASSERT_TRUE(store_->FinishIngest(std::move(*pending)).ok());
+      slow_committed = true;
+    }
+    if (cursor->caught_up && got->empty()) break;
+  }
+  EXPECT_EQ(ids.size(), 25003u);
+  ASSERT_GE(looks.size(), 3u);
+  EXPECT_EQ(looks[0], 10000u);  // bounded
+  EXPECT_TRUE(cursor->caught_up);
+}
+
 // A follower that started while a batch was being copied still gets it when it commits.
 TEST_F(IngestTest, FollowingGetsBatchesThatWereRunningWhenItStarted) {
   auto lines = Lines(1, 4);
