@@ -1,10 +1,10 @@
 #include "collector/server/control_service.h"
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 #include <thread>
 
+#include "common/actions/actions.h"
 #include "common/grpc_status.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -43,13 +43,8 @@ grpc::Status CheckFilter(Store& store, const google::protobuf::RepeatedPtrField<
                         fmt::format("status '{}' is not one Postfix logs; use one of {}", status,
                                     fmt::join(kStatuses, ", ")));
   }
-  if (!queue_id.empty() && (queue_id.size() > 32 ||
-                            !std::all_of(queue_id.begin(), queue_id.end(),
-                                         [](unsigned char c) { return std::isalnum(c) != 0; }))) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        fmt::format("'{}' is not a Postfix queue id (letters and digits, like "
-                                    "4F2A61C0B3 or 4Yk3Fz0Bq7z9Rx)",
-                                    queue_id));
+  if (!queue_id.empty()) {
+    if (auto s = actions::ValidateQueueId(queue_id); !s.ok()) return ToGrpcStatus(s);
   }
   if (hosts.empty()) return grpc::Status::OK;
   auto known = store.ListHosts();
