@@ -65,7 +65,7 @@ finish() {
 trap finish EXIT
 
 "$REPO/deploy/pki/mailfleet-pki" "$PKI" init >/dev/null
-"$REPO/deploy/pki/mailfleet-pki" "$PKI" issue collector collector --ip 127.0.0.1 >/dev/null
+"$REPO/deploy/pki/mailfleet-pki" "$PKI" issue collector collector --ip 127.0.0.1 --dns localhost >/dev/null
 "$REPO/deploy/pki/mailfleet-pki" "$PKI" issue agent gen >/dev/null
 "$REPO/deploy/pki/mailfleet-pki" "$PKI" issue client admin >/dev/null
 
@@ -80,8 +80,10 @@ start_collector() {
   for _ in $(seq 600); do [ -s "$WORK/run/ready" ] && return 0; sleep 0.1; done
   return 1
 }
+# The agent finds the collector by name, through its own resolver: the statically linked agent
+# carries only some of gRPC's plugins (agent/grpc_client_plugins.cc), DNS among them.
 start_agent() {
-  "$BIN/mailfleet-agent" --name gen --collector "127.0.0.1:$PORT" --no-default-logs \
+  "$BIN/mailfleet-agent" --name gen --collector "localhost:$PORT" --no-default-logs \
     --log-file "$LOG" --postfix-config-dir "$WORK/postfix" --dovecot-config "$WORK/none.conf" \
     --state-dir "$WORK/agent" --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/gen.crt" \
     --tls-key "$PKI/gen.key" </dev/null >>"$WORK/run/agent.log" 2>&1 &
