@@ -1,5 +1,7 @@
 #include "agent/uplink/uplink.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -193,13 +195,13 @@ std::string Uplink::RunStream() {
   uint64_t seq = 0;
   auto next_beat = clock_.SteadyNow() + interval;
   bool broken = false;
-  mailfleet::v1::AgentMessage out;
   // A round looks at the files and sends what the window allows. Rounds run when the poll
   // interval passes, when a file changed (at most once per linger), and when an ack frees the
   // window that the last round filled.
   auto last_round = clock_.SteadyNow() - options_.poll_interval;
   bool window_full = false;
   std::chrono::milliseconds linger = options_.linger;
+  auto last_trim = clock_.SteadyNow();
   while (!broken) {
     {
       absl::MutexLock lock(&mu_);
@@ -230,11 +232,15 @@ std::string Uplink::RunStream() {
       if (round) wake_ = false;
       acked_ = false;  // an ack matters only to a full window, now
     }
+    int64_t sent = 0;  // lines
     if (round) {
       last_round = now;
       shipper->Tick();
       window_full = false;
       int64_t lines = 0;
+      // Reused for the round's batches, then freed: kept for good, it would hold on to the
+      // largest batch ever sent (a catch-up's) while the agent idles.
+      mailfleet::v1::AgentMessage out;
       while (!broken && !window_full) {
         if (!shipper->Next(&out)) {
           window_full = shipper->WindowFull();
@@ -249,6 +255,16 @@ std::string Uplink::RunStream() {
         absl::MutexLock lock(&stream_mu_);
         linger_ = linger;
       }
+      sent = lines;
+    }
+    // The round's batches are freed by now. glibc keeps freed memory in each thread's arena
+    // (it returns only the top of a heap), so a busy minute would leave the agent's memory at
+    // its high-water mark: give the free pages back once a second, and right after a round
+    // far larger than usual (a burst after a quiet spell, a catch-up).
+    if (sent > 0 && (sent > 2 * options_.lines_per_round ||
+                     clock_.SteadyNow() - last_trim >= std::chrono::seconds(1))) {
+      malloc_trim(0);
+      last_trim = clock_.SteadyNow();
     }
     if (!broken && clock_.SteadyNow() >= next_beat) {
       mailfleet::v1::AgentMessage beat;

@@ -27,7 +27,10 @@ mkdir -p "$WORK/logs" "$WORK/postfix"
 echo "compatibility_level = 3.6" > "$WORK/postfix/main.cf"
 cleanup() {
   set +e
-  [ -f "$WORK/agent.pid" ] && kill -9 "$(cat "$WORK/agent.pid")" 2>/dev/null
+  if [ -f "$WORK/agent.pid" ]; then
+    kill -9 "$(cat "$WORK/agent.pid")" 2>/dev/null
+    wait "$(cat "$WORK/agent.pid")" 2>/dev/null
+  fi
   if [ -f "$WORK/collector.pid" ]; then
     local pid
     pid=$(cat "$WORK/collector.pid")
