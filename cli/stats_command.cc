@@ -30,6 +30,7 @@ void Section(const mailfleet::v1::MailStats& s, std::string* out) {
       "== {}\n"
       "  received   {:>8}  ({})\n"
       "  delivered  {:>8}  (forwarded to another MTA: {})\n"
+      "  filtered   {:>8}  (passes through a content filter and back; not deliveries)\n"
       "  deferred   {:>8}  (delivery attempts)\n"
       "  bounced    {:>8}\n"
       "  expired    {:>8}\n"
@@ -39,9 +40,9 @@ void Section(const mailfleet::v1::MailStats& s, std::string* out) {
       "  authentication failures: SASL {}, Dovecot {}\n"
       "  warnings {}, errors {}, fatal {}, panic {}\n",
       s.host().empty() ? "fleet" : s.host(), s.received(), Bytes(s.bytes_received()), s.delivered(),
-      s.forwarded(), s.deferred(), s.bounced(), s.expired(), s.rejected(), s.held(), s.delay_p50(),
-      s.delay_p95(), s.delay_max(), s.sasl_failures(), s.dovecot_auth_failures(), s.warnings(),
-      s.errors(), s.fatals(), s.panics());
+      s.forwarded(), s.content_filtered(), s.deferred(), s.bounced(), s.expired(), s.rejected(),
+      s.held(), s.delay_p50(), s.delay_p95(), s.delay_max(), s.sasl_failures(),
+      s.dovecot_auth_failures(), s.warnings(), s.errors(), s.fatals(), s.panics());
   TopList("  REJECTED BECAUSE", s.rejects_by_reason(), false, out);
   TopList("  TOP SENDERS", s.top_senders(), true, out);
   TopList("  TOP SENDER DOMAINS", s.top_sender_domains(), true, out);

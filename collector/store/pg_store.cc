@@ -1138,6 +1138,15 @@ absl::StatusOr<int> PgStore::DropExpiredPartitions(TimePoint now) {
   return dropped;
 }
 
+// A reject's reason, for counting rejects by reason: the text after the SMTP code (which is
+// reject_code already) and after the rejected address, with IP addresses made "*" so that a
+// block list's rejects of many clients count as one reason.
+constexpr const char* kRejectReason =
+    "concat_ws(' ', reject_code, left(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
+    "response, '^[245][0-9][0-9]( [245]\\.[0-9]{1,3}\\.[0-9]{1,3})? ', ''), '^<[^>]*>: ', ''), "
+    "'\\m[0-9]{1,3}(\\.[0-9]{1,3}){3}\\M', '*', 'g'), '\\[[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\\]', "
+    "'[*]', 'g'), 80))";
+
 absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
     const mailfleet::v1::StatsRequest& request) {
   using google::protobuf::util::TimeUtil;
@@ -1145,12 +1154,28 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
   SqlFilter filter;
   std::vector<std::string> where_events = {"true"};
   std::vector<std::string> where_rcpt = {"true"};
+  std::vector<std::string> where_handoff = {"true"};
   filter.HostsAndWindow(request.hosts(), request.has_since() ? &request.since() : nullptr,
                         request.has_until() ? &request.until() : nullptr,
-                        {{"host", "time"}, {"m.host", "r.time"}}, {&where_events, &where_rcpt});
+                        {{"host", "time"}, {"m.host", "r.time"}, {"d.host", "d.time"}},
+                        {&where_events, &where_rcpt, &where_handoff});
   const auto& params = filter.params();
   std::string we = fmt::format("{}", fmt::join(where_events, " AND "));
   std::string wr = fmt::format("{}", fmt::join(where_rcpt, " AND "));
+  // A content filter (amavis and the like) takes a message by SMTP or a pipe and hands it
+  // back to the same Postfix, where it is queued again under a new queue id: the delivery
+  // to the filter says "queued as NEWID", and NEWID then has a client= (or pickup) line on
+  // the same host. Those re-entries are not new mail, and the hand-offs are not deliveries;
+  // counted as such, every filtered message would count twice as received and delivered.
+  std::string reinjected = fmt::format(
+      "WITH reinjected AS MATERIALIZED (SELECT DISTINCT d.host, d.queued_as AS queue_id "
+      "FROM events d WHERE d.kind = 'delivery' AND d.status = 'sent' AND d.queued_as IS NOT "
+      "NULL AND {} AND EXISTS (SELECT 1 FROM events c WHERE c.host = d.host AND c.queue_id = "
+      "d.queued_as AND c.kind IN ('client', 'pickup')))",
+      fmt::join(where_handoff, " AND "));
+  // Whether an events row belongs to a re-entered message, or hands its message to a filter.
+  const char* is_reentry = "coalesce((host, queue_id) IN (SELECT * FROM reinjected), false)";
+  const char* is_handoff = "coalesce((host, queued_as) IN (SELECT * FROM reinjected), false)";
   uint32_t top = request.top() == 0 ? 10 : std::min<uint32_t>(request.top(), 1000);
 
   mailfleet::v1::StatsResponse response;
@@ -1169,30 +1194,33 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
 
   RETURN_IF_ERROR(WithConnection("computing mail statistics", [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_params(fmt::format(R"sql(
+    auto rows = tx.exec_params(fmt::format(R"sql({0}
       SELECT host,
-        count(*) FILTER (WHERE kind IN ('client', 'pickup')),
-        sum(size) FILTER (WHERE kind = 'queued'),
-        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
-        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND service = 'smtp'),
+        count(*) FILTER (WHERE kind IN ('client', 'pickup') AND NOT reentry),
+        sum(size) FILTER (WHERE kind = 'queued' AND NOT reentry),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND service = 'smtp'
+                         AND NOT handoff),
         count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
         count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
         count(*) FILTER (WHERE kind = 'expired'),
         count(*) FILTER (WHERE kind = 'reject'),
         count(*) FILTER (WHERE kind = 'hold'),
         percentile_cont(0.5) WITHIN GROUP (ORDER BY delay)
-          FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+          FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff),
         percentile_cont(0.95) WITHIN GROUP (ORDER BY delay)
-          FILTER (WHERE kind = 'delivery' AND status = 'sent'),
-        max(delay) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+          FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff),
+        max(delay) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff),
         count(*) FILTER (WHERE kind = 'sasl_failure'),
         count(*) FILTER (WHERE kind = 'dovecot_auth_failure'),
         count(*) FILTER (WHERE severity = 'warning'),
         count(*) FILTER (WHERE severity = 'error'),
         count(*) FILTER (WHERE severity = 'fatal'),
-        count(*) FILTER (WHERE severity = 'panic')
-      FROM events WHERE {} GROUP BY GROUPING SETS ((host), ()) ORDER BY host NULLS LAST)sql",
-                                           we),
+        count(*) FILTER (WHERE severity = 'panic'),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND handoff)
+      FROM (SELECT *, {2} AS reentry, {3} AS handoff FROM events WHERE {1}) e
+      GROUP BY GROUPING SETS ((host), ()) ORDER BY host NULLS LAST)sql",
+                                           reinjected, we, is_reentry, is_handoff),
                                pqxx::prepare::make_dynamic_params(params));
     for (const auto& row : rows) {
       auto* s = stats_for(row[0]);
@@ -1214,6 +1242,7 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
       s->set_errors(u(row[16]));
       s->set_fatals(u(row[17]));
       s->set_panics(u(row[18]));
+      s->set_content_filtered(u(row[19]));
     }
     // Top lists: (select over events or recipients, key expression, size expression, target).
     struct TopList {
@@ -1234,22 +1263,25 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
         {"recipients r JOIN messages m ON m.id = r.message", "m.host",
          "lower(split_part(r.recipient, '@', 2))", "m.size",
          [](mailfleet::v1::MailStats* s) { return s->mutable_top_recipient_domains(); }},
-        {"events", "host",
-         "concat_ws(' ', reject_code, left(regexp_replace(response, '^.*>: ', ''), 80))", "0",
+        {"events", "host", kRejectReason, "0",
          [](mailfleet::v1::MailStats* s) { return s->mutable_rejects_by_reason(); }},
     };
     for (size_t i = 0; i < std::size(lists); ++i) {
       const TopList& t = lists[i];
       bool rcpt = i == 2 || i == 3;
-      std::string filter = i <= 1 ? "kind = 'queued' AND sender IS NOT NULL AND sender <> ''"
-                           : rcpt ? "r.status = 'sent'"
-                                  : "kind = 'reject'";
+      std::string filter =
+          i <= 1 ? fmt::format("kind = 'queued' AND sender IS NOT NULL AND sender <> '' AND NOT {}",
+                               is_reentry)
+          : rcpt ? "r.status = 'sent' AND NOT coalesce((m.host, r.queued_as) IN (SELECT * FROM "
+                   "reinjected), false)"
+                 : "kind = 'reject'";
       auto top_rows = tx.exec_params(
-          fmt::format("SELECT h, k, n, b FROM (SELECT {1} AS h, {2} AS k, count(*) AS n, "
+          fmt::format("{7} SELECT h, k, n, b FROM (SELECT {1} AS h, {2} AS k, count(*) AS n, "
                       "coalesce(sum({3}), 0) AS b, row_number() OVER (PARTITION BY {1} IS NULL, "
                       "{1} ORDER BY count(*) DESC, {2}) AS rank FROM {0} WHERE {4} AND {5} "
                       "GROUP BY GROUPING SETS (({1}, {2}), ({2}))) x WHERE rank <= {6}",
-                      t.from, t.host, t.key, t.bytes, rcpt ? wr : we, filter, top),
+                      t.from, t.host, t.key, t.bytes, rcpt ? wr : we, filter, top,
+                      i <= 3 ? reinjected : ""),
           pqxx::prepare::make_dynamic_params(params));
       for (const auto& row : top_rows) {
         if (row[1].is_null() || std::string_view(row[1].c_str()).empty()) continue;

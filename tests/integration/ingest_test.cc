@@ -498,6 +498,69 @@ TEST_F(IngestTest, StatsCountTrafficRejectsDelaysAndProblemsPerHostAndFleet) {
   EXPECT_EQ(s2->fleet().received(), 1u);
 }
 
+// A content filter (amavis on 10024, back through a second smtpd on 10025), as in the
+// pixelpark corpus: the message enters once and is delivered once, whatever the filter does.
+// Rejects by a block list count as one reason, whichever client they hit.
+TEST_F(IngestTest, StatsCountAContentFilteredMessageOnceAndBlockListRejectsAsOneReason) {
+  std::vector<std::string> lines = {
+      "Mar 14 00:08:33 h3 postfix/smtpd[297535]: 4PbC4x469Jz3tBr: "
+      "client=mail.nistoresio.co.cz[185.31.160.120]",
+      "Mar 14 00:08:33 h3 postfix/qmgr[1]: 4PbC4x469Jz3tBr: from=<s@nistoresio.co.cz>, "
+      "size=5000, nrcpt=1 (queue active)",
+      "Mar 14 00:08:35 h3 postfix/10025/smtpd[302614]: 4PbC4z6W5Qz3tG3: "
+      "client=localhost[127.0.0.1]",
+      "Mar 14 00:08:35 h3 postfix/qmgr[1]: 4PbC4z6W5Qz3tG3: from=<s@nistoresio.co.cz>, "
+      "size=5600, nrcpt=1 (queue active)",
+      "Mar 14 00:08:35 h3 postfix/amavis/smtp[302609]: 4PbC4x469Jz3tBr: "
+      "to=<user01@uhu-banane.net>, orig_to=<frank@brehm-berlin.de>, "
+      "relay=127.0.0.1[127.0.0.1]:10024, delay=2.4, delays=0.29/0.02/0.01/2.1, dsn=2.0.0, "
+      "status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as "
+      "4PbC4z6W5Qz3tG3)",
+      "Mar 14 00:08:36 h3 postfix/pipe[9]: 4PbC4z6W5Qz3tG3: to=<user01@uhu-banane.net>, "
+      "relay=dovecot, delay=0.5, delays=0.1/0/0/0.4, dsn=2.0.0, status=sent (delivered via "
+      "dovecot service)",
+      // Relayed on: the remote's "queued as" is not a queue id of this host.
+      "Mar 14 00:09:01 h3 postfix/pickup[5]: 4PbC5X0Jzhz3tBr: uid=0 from=<root>",
+      "Mar 14 00:09:01 h3 postfix/qmgr[1]: 4PbC5X0Jzhz3tBr: from=<root@h3.example>, size=700, "
+      "nrcpt=1 (queue active)",
+      "Mar 14 00:09:02 h3 postfix/smtp[7]: 4PbC5X0Jzhz3tBr: to=<x@gmx.de>, "
+      "relay=mx01.emig.gmx.net[212.227.15.9]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=2.0.0, "
+      "status=sent (250 2.0.0 Ok: queued as 4PbD000000z9xyZ)",
+      "Mar 14 00:26:51 h3 postfix/postscreen[3163107]: NOQUEUE: reject: RCPT from "
+      "[185.246.220.193]:62795: 550 5.7.1 Service unavailable; client [185.246.220.193] blocked "
+      "using zen.spamhaus.org; from=<r@uhu-banane.de>, to=<z@hotmail.com>, proto=ESMTP, "
+      "helo=<3BqSwxw>",
+      "Mar 14 01:13:53 h3 postfix/postscreen[3163107]: NOQUEUE: reject: RCPT from "
+      "[80.94.91.184]:25584: 550 5.7.1 Service unavailable; client [80.94.91.184] blocked using "
+      "zen.spamhaus.org; from=<c@lighterhabitat.shop>, to=<user01@uhu-banane.net>, "
+      "proto=ESMTP, helo=<lighterhabitat.shop>",
+      "Mar 14 00:37:06 h3 postfix/smtpd[304356]: NOQUEUE: reject: RCPT from "
+      "smtp.csp.res.in[117.244.254.50]: 450 4.1.8 <sabrina@S510.gigasys>: Sender address "
+      "rejected: Domain not found; from=<sabrina@S510.gigasys> to=<user01@uhu-banane.net> "
+      "proto=ESMTP helo=<galaxy.csp.res.in>",
+  };
+  ASSERT_TRUE(store_->IngestBatch("h3", Batch("c", 0, lines), now_).ok());
+  auto stats = store_->Stats({});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->hosts_size(), 1);
+  const auto& s = stats->hosts(0);
+  EXPECT_EQ(s.received(), 2u);  // the SMTP message and the pickup one; not the re-entry
+  EXPECT_EQ(s.bytes_received(), 5700u);
+  EXPECT_EQ(s.delivered(), 2u);  // to Dovecot and to gmx.de; not to the filter
+  EXPECT_EQ(s.forwarded(), 1u);
+  EXPECT_EQ(s.content_filtered(), 1u);
+  EXPECT_DOUBLE_EQ(s.delay_max(), 1.2);  // the 2.4 s hand-off is not a delivery
+  ASSERT_EQ(s.top_recipients_size(), 2);
+  for (const auto& r : s.top_recipients()) EXPECT_EQ(r.count(), 1u) << r.key();
+  ASSERT_EQ(s.top_senders_size(), 2);
+  for (const auto& r : s.top_senders()) EXPECT_EQ(r.count(), 1u) << r.key();
+  ASSERT_EQ(s.rejects_by_reason_size(), 2);
+  EXPECT_EQ(s.rejects_by_reason(0).key(),
+            "550 5.7.1 Service unavailable; client [*] blocked using zen.spamhaus.org");
+  EXPECT_EQ(s.rejects_by_reason(0).count(), 2u);
+  EXPECT_EQ(s.rejects_by_reason(1).key(), "450 4.1.8 Sender address rejected: Domain not found");
+}
+
 TEST_F(IngestTest, DayPartitionsAreMadeAndExpiredOnesDropped) {
   ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, Lines(1, 3)), now_).ok());
   EXPECT_NE(QueryOne("SELECT count(*) FROM pg_class WHERE relname ~ '^events_[0-9]{8}$'"), "0");
