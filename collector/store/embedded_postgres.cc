@@ -1,12 +1,16 @@
 #include "collector/store/embedded_postgres.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/status_macros.h"
 #include "fmt/format.h"
@@ -68,6 +72,54 @@ absl::Status CheckReachable(const fs::path& dir, uid_t uid, const std::string& u
   return absl::OkStatus();
 }
 
+// One collector per data folder. A second one would find the first one's server running,
+// take it for a crashed collector's and use it, until the first stopped it under both. The
+// flock goes with the process, so a crashed collector leaves nothing to clean up; the file
+// holds the pid of the collector that has it, for the message.
+absl::StatusOr<int> LockDataDir(const fs::path& data_dir, std::chrono::milliseconds wait) {
+  std::string path = (data_dir / "collector.lock").string();
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::PermissionDeniedError(
+        fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  bool told = false;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) {
+      int err = errno;
+      close(fd);
+      return absl::InternalError(fmt::format("cannot lock {}: {}", path, std::strerror(err)));
+    }
+    char buf[32] = {};
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    std::string holder(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    holder.erase(std::remove(holder.begin(), holder.end(), '\n'), holder.end());
+    std::string who = holder.empty() ? "another mailfleet-collector"
+                                     : fmt::format("another mailfleet-collector (pid {})", holder);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      close(fd);
+      return absl::FailedPreconditionError(fmt::format(
+          "{} is using --data-dir {} and its embedded PostgreSQL: stop it first, or give this "
+          "collector another --data-dir",
+          who, data_dir.string()));
+    }
+    if (!told) {
+      spdlog::warn("{} is using --data-dir {}; waiting up to {} s for it to stop", who,
+                   data_dir.string(),
+                   std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string pid = fmt::format("{}\n", getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    spdlog::warn("cannot write the pid to {}: {}", path, std::strerror(errno));
+  }
+  return fd;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
@@ -110,8 +162,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
         fmt::format("cannot create --data-dir {}: {}", data_dir.string(), ec.message()));
   }
   RETURN_IF_ERROR(CheckReachable(cluster, uid, user_name));
+  ASSIGN_OR_RETURN(int lock_fd, LockDataDir(data_dir, options.lock_wait));
   auto pg = std::unique_ptr<EmbeddedPostgres>(
       new EmbeddedPostgres(bin_dir, cluster.string(), as_user, runner));
+  pg->lock_fd_ = lock_fd;
 
   if (!fs::exists(cluster / "PG_VERSION")) {
     fs::create_directories(cluster, ec);
@@ -149,6 +203,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
 
   ASSIGN_OR_RETURN(RunResult status, pg->PgCtl({"status"}, std::chrono::seconds(10)));
   if (status.exit_code == 0) {
+    // No other collector holds data_dir (the lock above), so whoever started it is gone.
     spdlog::warn(
         "the embedded PostgreSQL in {} was still running (left by an earlier "
         "collector); using it",
@@ -182,6 +237,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
 EmbeddedPostgres::~EmbeddedPostgres() {
   absl::Status s = Stop();
   if (!s.ok()) spdlog::error("{}", s.message());
+  if (lock_fd_ >= 0) close(lock_fd_);  // only now may the next collector take data_dir
 }
 
 absl::StatusOr<RunResult> EmbeddedPostgres::PgCtl(std::vector<std::string> args,

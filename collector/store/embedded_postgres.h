@@ -6,6 +6,7 @@
 //   PgStore::Create(pg->conninfo(), ...);
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,15 +19,19 @@ struct EmbeddedPostgresOptions {
   std::string data_dir;             // the cluster lives in data_dir/postgres
   std::string run_as = "postgres";  // the system user when we are root
   std::string bin_dir;              // empty: the newest /usr/lib/postgresql/*/bin
+  // How long to wait for another collector that holds data_dir (one still stopping) to let go.
+  std::chrono::milliseconds lock_wait{60'000};
 };
 
 class EmbeddedPostgres {
  public:
-  // Initializes the cluster if needed, starts it (or adopts one left running by a crashed
-  // collector) and makes sure database "mailfleet" exists. `runner` must outlive this.
+  // Takes data_dir for this process (data_dir/collector.lock; another collector using it is
+  // waited for up to lock_wait, then an error), initializes the cluster if needed, starts it
+  // (or adopts one left running by a crashed collector) and makes sure database "mailfleet"
+  // exists. `runner` must outlive this.
   static absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> Start(
       const EmbeddedPostgresOptions& options, ProcessRunner& runner);
-  ~EmbeddedPostgres();  // Stop()
+  ~EmbeddedPostgres();  // Stop(), then data_dir is let go
 
   // Stops the server (fast shutdown). Idempotent.
   absl::Status Stop();
@@ -49,6 +54,7 @@ class EmbeddedPostgres {
   const RunOptions as_user_;  // uid/gid/env for every server binary
   ProcessRunner& runner_;
   bool running_ = false;
+  int lock_fd_ = -1;  // holds the flock on data_dir/collector.lock
 };
 
 }  // namespace mailfleet::collector

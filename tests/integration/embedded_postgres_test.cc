@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "collector/store/pg_store.h"
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 
 namespace mailfleet::collector {
@@ -28,6 +29,15 @@ TEST(EmbeddedPostgresTest, SurvivesACollectorRestartWithItsData) {
     EXPECT_TRUE(std::filesystem::exists(dir + "/postgres/PG_VERSION"));
     // No TCP port: the socket lives in the cluster folder.
     EXPECT_TRUE(std::filesystem::exists(dir + "/postgres/.s.PGSQL.5432"));
+    // A second collector on the same folder waits for this one, then gives up.
+    auto second = EmbeddedPostgres::Start(
+        {.data_dir = dir, .lock_wait = std::chrono::milliseconds(300)}, runner);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find(fmt::format("(pid {})", getpid())), std::string::npos)
+        << second.status();
+    // ... and left the first one's server alone.
+    EXPECT_TRUE((*store)->GetHost("h1").ok());
   }  // store closed, then the server stopped
   EXPECT_FALSE(std::filesystem::exists(dir + "/postgres/postmaster.pid"));
   {
