@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "common/status_macros.h"
+#include "common/thread_name.h"
 #include "fmt/format.h"
 #include "pqxx/pqxx"
 #include "spdlog/spdlog.h"
@@ -231,7 +233,39 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
     return absl::InternalError(
         fmt::format("cannot create database 'mailfleet' in the embedded cluster: {}", e.what()));
   }
+  pg->watchdog_ = std::thread([p = pg.get()] { p->Watch(); });
   return pg;
+}
+
+bool EmbeddedPostgres::ServerAlive() const {
+  std::ifstream in(cluster_dir_ + "/postmaster.pid");
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) return false;
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+void EmbeddedPostgres::Watch() {
+  NameThisThread("mf-pg-watch");
+  std::string log = cluster_dir_ + "/server.log";
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Seconds(2))) {
+    if (ServerAlive()) continue;
+    mu_.Unlock();
+    spdlog::error(
+        "the embedded PostgreSQL in {} stopped without the collector asking; starting "
+        "it again",
+        cluster_dir_);
+    auto r = PgCtl({"start", "-w", "-t", "60", "-l", log}, std::chrono::seconds(70));
+    if (r.ok() && r->ok()) {
+      spdlog::warn("the embedded PostgreSQL in {} runs again", cluster_dir_);
+    } else {
+      // Its old processes may still be going away; the next look tries again.
+      spdlog::error("starting the embedded PostgreSQL in {} again failed ({}); the end of {}:\n{}",
+                    cluster_dir_, r.ok() ? r->Describe() : std::string(r.status().message()), log,
+                    Tail(log, 1000));
+    }
+    mu_.Lock();
+  }
 }
 
 EmbeddedPostgres::~EmbeddedPostgres() {
@@ -250,6 +284,11 @@ absl::StatusOr<RunResult> EmbeddedPostgres::PgCtl(std::vector<std::string> args,
 }
 
 absl::Status EmbeddedPostgres::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (watchdog_.joinable()) watchdog_.join();
   if (!running_) return absl::OkStatus();
   running_ = false;
   ASSIGN_OR_RETURN(RunResult r,

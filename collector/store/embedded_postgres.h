@@ -9,8 +9,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/process_runner.h"
 
 namespace mailfleet::collector {
@@ -27,13 +29,13 @@ class EmbeddedPostgres {
  public:
   // Takes data_dir for this process (data_dir/collector.lock; another collector using it is
   // waited for up to lock_wait, then an error), initializes the cluster if needed, starts it
-  // (or adopts one left running by a crashed collector) and makes sure database "mailfleet"
-  // exists. `runner` must outlive this.
+  // (or adopts one left running by a crashed collector), makes sure database "mailfleet"
+  // exists and starts the watchdog. `runner` must outlive this.
   static absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> Start(
       const EmbeddedPostgresOptions& options, ProcessRunner& runner);
   ~EmbeddedPostgres();  // Stop(), then data_dir is let go
 
-  // Stops the server (fast shutdown). Idempotent.
+  // Stops the watchdog, then the server (fast shutdown). Idempotent.
   absl::Status Stop();
 
   // libpq connection string for database "mailfleet" over the private socket.
@@ -48,6 +50,10 @@ class EmbeddedPostgres {
         as_user_(std::move(as_user)),
         runner_(runner) {}
   absl::StatusOr<RunResult> PgCtl(std::vector<std::string> args, std::chrono::seconds timeout);
+  // The watchdog: a server that went away without Stop() (killed, crashed) is started again,
+  // so the collector's connections come back instead of failing until someone restarts it.
+  void Watch();
+  bool ServerAlive() const;  // its postmaster.pid names a living process
 
   const std::string bin_dir_;
   const std::string cluster_dir_;
@@ -55,6 +61,9 @@ class EmbeddedPostgres {
   ProcessRunner& runner_;
   bool running_ = false;
   int lock_fd_ = -1;  // holds the flock on data_dir/collector.lock
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread watchdog_;
 };
 
 }  // namespace mailfleet::collector

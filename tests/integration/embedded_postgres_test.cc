@@ -3,7 +3,10 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include "collector/store/pg_store.h"
 #include "fmt/format.h"
@@ -49,6 +52,35 @@ TEST(EmbeddedPostgresTest, SurvivesACollectorRestartWithItsData) {
     ASSERT_TRUE(host.ok()) << host.status();
     EXPECT_EQ(host->inventory.postfix_version(), "3.7.11");
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EmbeddedPostgresTest, AServerThatDiesIsStartedAgain) {
+  std::string dir = "/tmp/mailfleet-embedded-watch-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  RealProcessRunner runner;
+  {
+    auto pg = EmbeddedPostgres::Start({.data_dir = dir}, runner);
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    auto store = PgStore::Create((*pg)->conninfo(), {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::ifstream pid_file(dir + "/postgres/postmaster.pid");
+    pid_t postmaster = 0;
+    ASSERT_TRUE(pid_file >> postmaster);
+    ASSERT_EQ(kill(postmaster, SIGKILL), 0);
+    // The store's queries fail until the watchdog has the server back.
+    bool back = false;
+    for (int i = 0; i < 300 && !back; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      back = (*store)->ListHosts().ok();
+    }
+    EXPECT_TRUE(back) << "the embedded server did not come back within 30 s";
+    std::ifstream again(dir + "/postgres/postmaster.pid");
+    pid_t restarted = 0;
+    ASSERT_TRUE(again >> restarted);
+    EXPECT_NE(restarted, postmaster);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/postgres/postmaster.pid"));
   std::filesystem::remove_all(dir);
 }
 
