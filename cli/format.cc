@@ -1,7 +1,10 @@
 #include "cli/format.h"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 
+#include "common/parse/event_json.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "google/protobuf/util/json_util.h"
@@ -83,6 +86,97 @@ std::string ToJson(const google::protobuf::Message& message) {
   std::string out;
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) return fmt::format("{{\"error\":\"{}\"}}", status.ToString());
+  return out;
+}
+
+namespace {
+
+// JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view v) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    return i > start;
+  };
+  if (i < v.size() && v[i] == '-') ++i;
+  if (i < v.size() && v[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == v.size();
+}
+
+// A PostgreSQL real[] in its text form ("{0,0.01,NULL,2.1}") as a JSON array; false when it
+// is something else.
+bool AppendArrayJson(std::string_view v, std::string* out) {
+  if (v.size() < 2 || v.front() != '{' || v.back() != '}') return false;
+  std::string json = "[";
+  std::string_view rest = v.substr(1, v.size() - 2);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    if (item == "NULL") {
+      json += "null";
+    } else if (IsJsonNumber(item)) {
+      json += item;
+    } else {
+      return false;
+    }
+    if (comma == std::string_view::npos) break;
+    json += ',';
+    rest.remove_prefix(comma + 1);
+  }
+  out->append(json).push_back(']');
+  return true;
+}
+
+void AppendFieldJson(std::string_view name, std::string_view value, std::string* out) {
+  static constexpr std::string_view kNumbers[] = {"pid",   "client_port", "relay_port", "size",
+                                                  "nrcpt", "end_offset",  "delay"};
+  if (std::find(std::begin(kNumbers), std::end(kNumbers), name) != std::end(kNumbers) &&
+      IsJsonNumber(value)) {
+    out->append(value);
+  } else if ((name == "truncated" || name == "invalid_utf8") &&
+             (value == "true" || value == "false")) {
+    out->append(value);
+  } else if (name == "delays" && AppendArrayJson(value, out)) {
+  } else {
+    parse::AppendJsonString(value, out);
+  }
+}
+
+}  // namespace
+
+std::string StoredEventJson(const mailfleet::v1::StoredEvent& e) {
+  std::string out = fmt::format("{{\"id\":{},\"host\":", e.id());
+  parse::AppendJsonString(e.host(), &out);
+  out += ",\"time\":";
+  parse::AppendJsonString(google::protobuf::util::TimeUtil::ToString(e.time()), &out);
+  out += ",\"kind\":";
+  parse::AppendJsonString(e.kind(), &out);
+  out += ",\"severity\":";
+  parse::AppendJsonString(e.severity(), &out);
+  std::map<std::string, std::string> fields(e.fields().begin(), e.fields().end());
+  for (const auto& [k, v] : fields) {
+    out += ",";
+    parse::AppendJsonString(k, &out);
+    out += ":";
+    AppendFieldJson(k, v, &out);
+  }
+  out += ",\"raw\":";
+  parse::AppendJsonString(e.raw(), &out);
+  out += "}";
   return out;
 }
 

@@ -30,4 +30,9 @@ std::string FormatHostsTable(const google::protobuf::RepeatedPtrField<mailfleet:
 // The message as one JSON object, with proto field names and default values printed.
 std::string ToJson(const google::protobuf::Message& message);
 
+// A stored log line as one JSON object (`logs --json`): id, host (the fleet host), time, kind,
+// severity, every parsed field by its column name, and raw. Numbers, the delays array and the
+// flags are JSON numbers, an array and booleans, as `mailfleet parse` prints them.
+std::string StoredEventJson(const mailfleet::v1::StoredEvent& event);
+
 }  // namespace mailfleet::cli

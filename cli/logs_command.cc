@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "cli/format.h"
 #include "cli/time_arg.h"
 #include "common/parse/event_json.h"
 #include "fmt/format.h"
@@ -13,31 +14,9 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string EventJson(const mailfleet::v1::StoredEvent& e) {
-  std::string out = fmt::format("{{\"id\":{},\"host\":", e.id());
-  parse::AppendJsonString(e.host(), &out);
-  out += ",\"time\":";
-  parse::AppendJsonString(TimeUtil::ToString(e.time()), &out);
-  out += ",\"kind\":";
-  parse::AppendJsonString(e.kind(), &out);
-  out += ",\"severity\":";
-  parse::AppendJsonString(e.severity(), &out);
-  std::map<std::string, std::string> fields(e.fields().begin(), e.fields().end());
-  for (const auto& [k, v] : fields) {
-    out += ",";
-    parse::AppendJsonString(k, &out);
-    out += ":";
-    parse::AppendJsonString(v, &out);
-  }
-  out += ",\"raw\":";
-  parse::AppendJsonString(e.raw(), &out);
-  out += "}";
-  return out;
-}
-
 void Print(const mailfleet::v1::StoredEvent& e, bool json) {
   if (json) {
-    std::cout << EventJson(e) << "\n";
+    std::cout << StoredEventJson(e) << "\n";
   } else {
     std::cout << fmt::format("{:<6} {}\n", e.host(), e.raw());
   }

@@ -121,8 +121,8 @@ void AppendEventJson(const LogEvent& e, std::string* out) {
   o.Span(e, "client_host", e.client_host);
   o.Span(e, "client_ip", e.client_ip);
   if (e.client_port != 0) o.Int("client_port", e.client_port);
-  o.Span(e, "from", e.from);
-  o.Span(e, "to", e.to);
+  o.Span(e, "sender", e.from);
+  o.Span(e, "recipient", e.to);
   o.Span(e, "orig_to", e.orig_to);
   o.Span(e, "relay_host", e.relay_host);
   o.Span(e, "relay_ip", e.relay_ip);
@@ -145,7 +145,7 @@ void AppendEventJson(const LogEvent& e, std::string* out) {
   o.Span(e, "reject_code", e.reject_code);
   o.Span(e, "tls_protocol", e.tls_protocol);
   o.Span(e, "tls_cipher", e.tls_cipher);
-  o.Span(e, "user", e.user);
+  o.Span(e, "dovecot_user", e.user);
   o.Span(e, "method", e.method);
   o.Span(e, "result", e.result);
   o.Span(e, "session", e.session);

@@ -1,6 +1,8 @@
-// LogEvent as one JSON object (the `mailfleet parse` and `mailfleet logs --json` line format):
-// only the fields the line had, names as in DESIGN.md, time as RFC 3339 UTC with microseconds.
-// Bytes that are not UTF-8 are written as U+FFFD; the event says so in "invalid_utf8".
+// LogEvent as one JSON object (the `mailfleet parse` line format): only the fields the line
+// had, named as the events table's columns (and `mailfleet logs --json`): sender, recipient,
+// dovecot_user, ...; "host" is the line's own host field. Time as RFC 3339 UTC with
+// microseconds. Bytes that are not UTF-8 are written as U+FFFD; the event says so in
+// "invalid_utf8".
 #pragma once
 
 #include <string>

@@ -214,6 +214,22 @@ no_duplicates() {
   [ "$total" -gt 0 ] && [ "$total" -eq "$distinct" ] || { echo "$total rows, $distinct distinct"; return 1; }
 }
 check "no log line is stored twice" no_duplicates
+# logs --json and parse print one schema: the same names, numbers as numbers, delays an array.
+json_matches_parse() {
+  fleet_cli logs --message-id "$1" --host h3 --status sent --json | python3 -c '
+import json, subprocess, sys
+stored = [json.loads(l) for l in sys.stdin]
+assert stored, "no line"
+for e in stored:
+    parsed = json.loads(subprocess.run([sys.argv[1] + "/mailfleet", "parse"], input=e["raw"],
+                                       capture_output=True, text=True, check=True).stdout)
+    for k, v in parsed.items():
+        if k in ("host", "time"): continue
+        assert e.get(k) == v, f"{k}: logs --json has {e.get(k)!r}, parse has {v!r}"
+    assert isinstance(e["delays"], list) and isinstance(e["pid"], int), e
+' "$BIN"
+}
+check "logs --json: the same field names and types as mailfleet parse" json_matches_parse "$id"
 mail_log_lines() { cat "$MFLAB_ROOT"/h*/log/mail.log "$MFLAB_ROOT"/h*/log/dovecot.log | wc -l; }
 stored_lines() { fleet_cli logs --limit 100000 --json | wc -l; }
 all_lines_stored() { test "$(stored_lines)" -eq "$(mail_log_lines)"; }

@@ -70,5 +70,33 @@ TEST(FormatTest, JsonKeepsProtoFieldNamesAndDefaults) {
   EXPECT_NE(json.find("\"collector_id\""), std::string::npos) << json;
 }
 
+TEST(FormatTest, StoredEventJsonHasTypedNumbersArraysAndFlags) {
+  mailfleet::v1::StoredEvent e;
+  e.set_id(145);
+  e.set_host("h1");
+  *e.mutable_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1'800'000'000);
+  e.set_kind("delivery");
+  e.set_severity("info");
+  e.set_raw("Nov 29 ... status=sent (250 ok \"quoted\")");
+  auto& f = *e.mutable_fields();
+  f["pid"] = "23347";
+  f["relay_port"] = "25";
+  f["delay"] = "0.01";
+  f["delays"] = "{0,0.5,NULL,1e-05}";
+  f["recipient"] = "bob@h3.lab.test";
+  f["queue_id"] = "0123";  // text, though it looks like a number
+  f["size"] = "NaN";       // not a JSON number: kept as a string
+  f["truncated"] = "true";
+  EXPECT_EQ(StoredEventJson(e),
+            "{\"id\":145,\"host\":\"h1\",\"time\":\"2027-01-15T08:00:00Z\",\"kind\":\"delivery\","
+            "\"severity\":\"info\",\"delay\":0.01,\"delays\":[0,0.5,null,1e-05],\"pid\":23347,"
+            "\"queue_id\":\"0123\",\"recipient\":\"bob@h3.lab.test\",\"relay_port\":25,"
+            "\"size\":\"NaN\",\"truncated\":true,"
+            "\"raw\":\"Nov 29 ... status=sent (250 ok \\\"quoted\\\")\"}");
+  // A malformed array stays a string rather than becoming broken JSON.
+  f["delays"] = "{0,abc}";
+  EXPECT_NE(StoredEventJson(e).find("\"delays\":\"{0,abc}\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mailfleet::cli
