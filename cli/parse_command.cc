@@ -79,6 +79,10 @@ struct Summary {
 template <typename Fn>
 bool ForEachEvent(const std::string& path, Fn&& fn) {
   bool stdin_input = path.empty() || path == "-";
+  if (struct stat dir{}; !stdin_input && stat(path.c_str(), &dir) == 0 && S_ISDIR(dir.st_mode)) {
+    std::cerr << fmt::format("mailfleet: {} is a folder; give the log files in it\n", path);
+    return false;
+  }
   gzFile in = stdin_input ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path.c_str(), "rb");
   if (in == nullptr) {
     std::cerr << fmt::format("mailfleet: cannot read {}: {}\n", path, std::strerror(errno));

@@ -547,6 +547,8 @@ parse_truncated_gzip() {
 check "mailfleet parse: a truncated gzip file gives its lines, then an error" parse_truncated_gzip
 check "mailfleet parse: a missing file is an error" \
   fails_saying "cannot read $WORK/missing.log" "$BIN/mailfleet" parse "$WORK/missing.log"
+check "mailfleet parse: a folder is an error that says so" \
+  fails_saying "$WORK is a folder; give the log files in it" "$BIN/mailfleet" parse "$WORK"
 
 # --- Everything goes away -----------------------------------------------------------------
 for k in 1 2 3; do fleet_stop_agent "h$k"; done
