@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -105,6 +106,24 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
       return absl::InvalidArgumentError(fmt::format("actions.forbid: {}", risk.status().message()));
     action_options.forbidden.insert(*risk);
   }
+  for (auto& path : config.log_files) {
+    if (path.empty()) {
+      return absl::InvalidArgumentError(
+          "--log-file (logs.files) has an empty path: give a file or a glob such as "
+          "/var/log/mail*.log");
+    }
+    // The agent may be started from anywhere (systemd starts it in /): a relative path is
+    // taken from where it was started, once.
+    if (path.front() != '/') {
+      std::error_code ec;
+      auto absolute = std::filesystem::absolute(path, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            fmt::format("--log-file {}: {}; give an absolute path", path, ec.message()));
+      }
+      path = absolute.string();
+    }
+  }
   if (config.service_manager == "auto") {
     // systemd manages the default instance; any other instance is started by its own command.
     action_options.use_systemd = access("/run/systemd/system", F_OK) == 0 &&
@@ -160,9 +179,18 @@ absl::Status Run(AgentConfig config, const sigset_t& signals) {
            [&executor_target](const std::string& id) {
              if (CommandExecutor* e = executor_target.load()) e->Cancel(id);
            }},
-      [&] {
+      [&, reported = std::vector<std::string>()]() mutable {
+        // Collected again for every stream: while the collector is away, every retry would
+        // repeat the same warnings. Each is logged when it first appears.
         auto inv = CollectInventory(runner, inventory_options);
-        for (const auto& e : inv.inventory_errors()) spdlog::warn("inventory: {}", e);
+        std::vector<std::string> errors(inv.inventory_errors().begin(),
+                                        inv.inventory_errors().end());
+        for (const auto& e : errors) {
+          if (std::find(reported.begin(), reported.end(), e) == reported.end()) {
+            spdlog::warn("inventory: {}", e);
+          }
+        }
+        reported = std::move(errors);
         return inv;
       },
       clock);
@@ -244,7 +272,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir,
                  "Folder for the agent's state (default /var/lib/mailfleet-agent) [state_dir]");
   app.add_option("--log-file", config.log_files,
-                 "Another log file to follow (repeatable; globs allowed) [logs.files]");
+                 "Another log file to follow (repeatable; globs allowed; a relative path is "
+                 "taken from the folder the agent starts in) [logs.files]");
   app.add_flag("!--no-default-logs", config.default_logs,
                "Do not follow the default files (the maillog_file of Postfix and of each "
                "instance in its multi_instance_directories, or /var/log/mail.log, and "

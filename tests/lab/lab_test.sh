@@ -549,6 +549,9 @@ check "mailfleet parse: a missing file is an error" \
   fails_saying "cannot read $WORK/missing.log" "$BIN/mailfleet" parse "$WORK/missing.log"
 check "mailfleet parse: a folder is an error that says so" \
   fails_saying "$WORK is a folder; give the log files in it" "$BIN/mailfleet" parse "$WORK"
+check "agent: an empty --log-file is refused at start" \
+  fails_saying "--log-file (logs.files) has an empty path" "$BIN/mailfleet-agent" --name x \
+  --collector 127.0.0.1:1 --insecure --state-dir "$WORK/empty-log-file" --log-file ""
 
 # --- Everything goes away -----------------------------------------------------------------
 for k in 1 2 3; do fleet_stop_agent "h$k"; done
