@@ -30,7 +30,7 @@ struct CollectorConfig {
   std::string collector_id;
   int64_t heartbeat_interval = 5;
   int64_t stale_after = 20;
-  int64_t db_connections = 4;
+  int64_t db_connections = 8;
   int64_t retention_days = 30;
   std::string ready_file;
   std::string log_level = "info";
@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
                  "[stale_after_seconds]");
   app.add_option("--db-connections", config.db_connections,
                  "PostgreSQL connections for queries, as many again for log ingest, and store "
-                 "worker threads; default 4 [db_connections]");
+                 "worker threads; default 8 [db_connections]");
   app.add_option("--retention-days", config.retention_days,
                  "Days of log lines kept, default 30 [retention_days]");
   app.add_option("--ready-file", config.ready_file,

@@ -18,7 +18,7 @@ namespace mailfleet::agent {
 
 struct LogShipperOptions {
   std::string checkpoint_path;  // state_dir/checkpoint
-  size_t window = 24;           // unacked batches in flight at most
+  size_t window = 48;           // unacked batches in flight at most
   std::chrono::milliseconds checkpoint_every{1000};
 };
 

@@ -520,10 +520,10 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   AgentMessage in_;
 
   // Log batches read ahead of the store, and the groups being stored (see Group).
-  static constexpr size_t kReadAhead = 8;
+  static constexpr size_t kReadAhead = 24;
   static constexpr size_t kMinAhead = 2;     // batches a later group waits for
   static constexpr size_t kMaxGroup = 4;     // batches a group takes at most
-  static constexpr size_t kMaxInFlight = 3;  // groups being stored at once
+  static constexpr size_t kMaxInFlight = 6;  // groups being stored at once
   absl::Mutex ingest_mu_;
   std::deque<std::shared_ptr<mailfleet::v1::LogBatch>> pending_ ABSL_GUARDED_BY(ingest_mu_);
   std::deque<std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(ingest_mu_);  // oldest first
