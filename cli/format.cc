@@ -144,16 +144,14 @@ bool AppendArrayJson(std::string_view v, std::string* out) {
 void AppendFieldJson(std::string_view name, std::string_view value, std::string* out) {
   static constexpr std::string_view kNumbers[] = {"pid",   "client_port", "relay_port", "size",
                                                   "nrcpt", "end_offset",  "delay"};
-  if (std::find(std::begin(kNumbers), std::end(kNumbers), name) != std::end(kNumbers) &&
-      IsJsonNumber(value)) {
+  bool number = std::find(std::begin(kNumbers), std::end(kNumbers), name) != std::end(kNumbers);
+  bool flag = name == "truncated" || name == "invalid_utf8";
+  if ((number && IsJsonNumber(value)) || (flag && (value == "true" || value == "false"))) {
     out->append(value);
-  } else if ((name == "truncated" || name == "invalid_utf8") &&
-             (value == "true" || value == "false")) {
-    out->append(value);
-  } else if (name == "delays" && AppendArrayJson(value, out)) {
-  } else {
-    parse::AppendJsonString(value, out);
+    return;
   }
+  if (name == "delays" && AppendArrayJson(value, out)) return;
+  parse::AppendJsonString(value, out);
 }
 
 }  // namespace

@@ -1,14 +1,18 @@
 #include "cli/time_arg.h"
 
+#include <algorithm>
 #include <charconv>
 
+#include "absl/time/civil_time.h"
 #include "common/parse/parser.h"
 #include "fmt/format.h"
 
 namespace mailfleet::cli {
 namespace {
 
-// Whether YYYY-MM-DDTHH:MM:SS at the start of iso names a real date and time of day.
+// Whether YYYY-MM-DDTHH:MM:SS at the start of iso names a real date and time of day:
+// abseil's civil time carries what is out of range over (month 13 into next year), so a
+// date is real when it comes back unchanged.
 bool InRange(std::string_view iso) {
   auto number = [&](size_t pos, size_t len) {
     int n = 0;
@@ -17,13 +21,10 @@ bool InRange(std::string_view iso) {
   };
   int year = number(0, 4), month = number(5, 2), day = number(8, 2);
   int hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 60) {
-    return false;
-  }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return day <= kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  if (std::min({year, month, day, hour, minute, second}) < 0) return false;
+  absl::CivilSecond t(year, month, day, hour, minute, second);
+  return t.year() == year && t.month() == month && t.day() == day && t.hour() == hour &&
+         t.minute() == minute && t.second() == second;
 }
 
 }  // namespace

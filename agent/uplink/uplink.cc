@@ -232,12 +232,11 @@ std::string Uplink::RunStream() {
       if (round) wake_ = false;
       acked_ = false;  // an ack matters only to a full window, now
     }
-    int64_t sent = 0;  // lines
+    int64_t lines = 0;  // sent in this round
     if (round) {
       last_round = now;
       shipper->Tick();
       window_full = false;
-      int64_t lines = 0;
       // Reused for the round's batches, then freed: kept for good, it would hold on to the
       // largest batch ever sent (a catch-up's) while the agent idles.
       mailfleet::v1::AgentMessage out;
@@ -255,14 +254,13 @@ std::string Uplink::RunStream() {
         absl::MutexLock lock(&stream_mu_);
         linger_ = linger;
       }
-      sent = lines;
     }
     // The round's batches are freed by now. glibc keeps freed memory in each thread's arena
     // (it returns only the top of a heap), so a busy minute would leave the agent's memory at
     // its high-water mark: give the free pages back once a second, and right after a round
     // far larger than usual (a burst after a quiet spell, a catch-up).
-    if (sent > 0 && (sent > 2 * options_.lines_per_round ||
-                     clock_.SteadyNow() - last_trim >= std::chrono::seconds(1))) {
+    if (lines > 0 && (lines > 2 * options_.lines_per_round ||
+                      clock_.SteadyNow() - last_trim >= std::chrono::seconds(1))) {
       malloc_trim(0);
       last_trim = clock_.SteadyNow();
     }

@@ -111,15 +111,9 @@ grpc::Status ControlService::RunCommand(grpc::ServerContext* context,
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "name the hosts (--host H, repeatable) or take every one (--all)");
     }
-    std::vector<std::string> unknown;
+    if (auto s = CheckHostsKnown(*known, request->hosts()); !s.ok()) return s;
     for (const auto& h : request->hosts()) {
-      if (!connected.contains(h)) unknown.push_back(h);
       if (seen.insert(h).second) hosts.push_back(h);
-    }
-    if (!unknown.empty()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          fmt::format("no host named {}; `mailfleet hosts` lists the fleet",
-                                      fmt::join(unknown, ", ")));
     }
   }
 

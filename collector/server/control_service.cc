@@ -49,19 +49,7 @@ grpc::Status CheckFilter(Store& store, const google::protobuf::RepeatedPtrField<
   if (hosts.empty()) return grpc::Status::OK;
   auto known = store.ListHosts();
   if (!known.ok()) return ToGrpcStatus(known.status());
-  std::vector<std::string> unknown;
-  for (const auto& h : hosts) {
-    if (std::none_of(known->begin(), known->end(),
-                     [&](const HostRecord& r) { return r.name == h; })) {
-      unknown.push_back(h);
-    }
-  }
-  if (!unknown.empty()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        fmt::format("no host named {}; `mailfleet hosts` lists the fleet",
-                                    fmt::join(unknown, ", ")));
-  }
-  return grpc::Status::OK;
+  return CheckHostsKnown(*known, hosts);
 }
 
 grpc::Status CheckFilter(Store& store, const mailfleet::v1::LogQuery& q) {
@@ -84,6 +72,21 @@ grpc::Status CheckCaller(grpc::ServerContext* context) {
                                     peer.common_name, peer.role));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status CheckHostsKnown(const std::vector<HostRecord>& fleet,
+                             const google::protobuf::RepeatedPtrField<std::string>& names) {
+  std::vector<std::string> unknown;
+  for (const auto& name : names) {
+    if (std::none_of(fleet.begin(), fleet.end(),
+                     [&](const HostRecord& r) { return r.name == name; })) {
+      unknown.push_back(name);
+    }
+  }
+  if (unknown.empty()) return grpc::Status::OK;
+  return grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      fmt::format("no host named {}; `mailfleet hosts` lists the fleet", fmt::join(unknown, ", ")));
 }
 
 void ToProto(const HostRecord& record, mailfleet::v1::Host* host) {

@@ -60,4 +60,8 @@ grpc::Status CheckCaller(grpc::ServerContext* context);
 // HostRecord to its wire form.
 void ToProto(const HostRecord& record, mailfleet::v1::Host* host);
 
+// NOT_FOUND naming each of `names` that is not a host of `fleet`, and where to look; else OK.
+grpc::Status CheckHostsKnown(const std::vector<HostRecord>& fleet,
+                             const google::protobuf::RepeatedPtrField<std::string>& names);
+
 }  // namespace mailfleet::collector

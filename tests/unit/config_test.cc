@@ -4,27 +4,21 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "tests/fakes/test_dir.h"
 
 namespace mailfleet {
 namespace {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mailfleet-config-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string Write(const std::string& text) {
     std::string path = (dir_ / "agent.toml").string();
     std::ofstream(path) << text;
     return path;
   }
 
-  std::filesystem::path dir_;
+  mailfleet::testing::TestDir test_dir_{"mailfleet-config-test"};
+  const std::filesystem::path& dir_ = test_dir_.path();
 };
 
 TEST_F(ConfigTest, ReadsTypedValuesAndNestedKeys) {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/fakes/test_dir.h"
 
 namespace mailfleet::agent {
 namespace {
@@ -16,15 +17,6 @@ using std::chrono::steady_clock;
 
 class FileWatcherTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mailfleet-watch-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   void Append(const std::string& line) {
     std::ofstream(dir_ / "mail.log", std::ios::app) << line << "\n";
   }
@@ -37,7 +29,8 @@ class FileWatcherTest : public ::testing::Test {
     return false;
   }
 
-  std::filesystem::path dir_;
+  mailfleet::testing::TestDir test_dir_{"mailfleet-watch"};
+  const std::filesystem::path& dir_ = test_dir_.path();
 };
 
 TEST_F(FileWatcherTest, LinesWrittenWhileSettlingCostOneMoreWake) {

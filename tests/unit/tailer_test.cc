@@ -14,6 +14,7 @@
 
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/test_dir.h"
 
 namespace mailfleet::agent {
 namespace {
@@ -60,15 +61,7 @@ std::string Line(int seq) {
 
 class TailerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("mailfleet-tailer-{}-{}", getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    log_ = (dir_ / "mail.log").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { log_ = (dir_ / "mail.log").string(); }
 
   // Appends lines first..last (inclusive) to path.
   void Write(const std::string& path, int first, int last) {
@@ -118,7 +111,8 @@ class TailerTest : public ::testing::Test {
     fs::remove(from);
   }
 
-  fs::path dir_;
+  mailfleet::testing::TestDir test_dir_{"mailfleet-tailer"};
+  const fs::path& dir_ = test_dir_.path();
   std::string log_;
   FakeClock clock_;
   FakeCollector collector_;
