@@ -81,7 +81,7 @@ start_collector() {
   return 1
 }
 # The agent finds the collector by name, through its own resolver: the statically linked agent
-# carries only some of gRPC's plugins (agent/grpc_client_plugins.cc), DNS among them.
+# carries only some of gRPC's plugins (common/grpc_client_plugins.cc), DNS among them.
 start_agent() {
   "$BIN/mailfleet-agent" --name gen --collector "localhost:$PORT" --no-default-logs \
     --log-file "$LOG" --postfix-config-dir "$WORK/postfix" --dovecot-config "$WORK/none.conf" \

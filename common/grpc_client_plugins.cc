@@ -1,11 +1,11 @@
-// The gRPC plugins of the statically linked agent: what a client of one collector over TLS
-// needs, and no more.
+// The gRPC plugins of the statically linked agent and CLI: what a client of one collector over
+// TLS needs, and no more.
 //
 // libgrpc's own grpc_core::BuildCoreConfiguration registers every plugin gRPC has: the xDS
 // resolver and load balancers, RLS, grpclb, ring hash, outlier detection, the fault injection
 // and RBAC filters, cloud-to-prod, Google default credentials and the file-watcher certificate
 // provider. In a static link that one function pulls all of their code into the program, and
-// the pages their start-up code touches stay resident: 1.4 MiB of the agent. The agent defines
+// the pages their start-up code touches stay resident: 1.4 MiB of the agent. The program defines
 // the function itself, so the linker leaves libgrpc's definition out, and with it every plugin
 // only that definition refers to.
 //
@@ -21,7 +21,7 @@
 // The build compiles this file only against gRPC 1.51 (CMakeLists.txt); a gRPC that renamed
 // one of them fails to link rather than running without it.
 
-namespace mailfleet::agent::grpc_plugins {
+namespace mailfleet::grpc_plugins {
 
 struct Builder;  // grpc_core::CoreConfiguration::Builder
 
@@ -105,4 +105,4 @@ void BuildGrpcCoreConfiguration(Builder* builder) {
   RegisterBuiltins(builder);
 }
 
-}  // namespace mailfleet::agent::grpc_plugins
+}  // namespace mailfleet::grpc_plugins
