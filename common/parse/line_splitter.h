@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/parse/find.h"
+
 namespace mailfleet::parse {
 
 class LineSplitter {
@@ -22,7 +24,7 @@ class LineSplitter {
   template <typename Fn>
   void Feed(std::string_view chunk, Fn&& fn) {
     while (!chunk.empty()) {
-      size_t nl = chunk.find('\n');
+      size_t nl = Find(chunk, '\n');
       if (nl == std::string_view::npos) {
         Keep(chunk);
         offset_ += chunk.size();

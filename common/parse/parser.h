@@ -14,6 +14,16 @@
 
 namespace mailfleet::parse {
 
+// What the last line's timestamp was read as, for the next line to reuse: a classic syslog
+// timestamp ("Nov 29 00:54:25") and its time, and an ISO 8601 date ("2023-03-14") and its day.
+struct StampCache {
+  char stamp[15] = {};
+  int64_t time_us = 0;  // 0: no classic timestamp yet
+  char iso_date[10] = {};
+  int64_t iso_days = 0;
+  bool iso_days_valid = false;
+};
+
 class Parser {
  public:
   // `reference` stands for "now" when a classic syslog timestamp has no year: the year is
@@ -22,14 +32,16 @@ class Parser {
   explicit Parser(std::chrono::system_clock::time_point reference);
 
   // Fills `event` (cleared first) from one line without its newline. Lines longer than
-  // kMaxLine are cut there and flagged truncated. Thread-compatible: one Parser per thread.
-  void Parse(std::string_view line, LogEvent* event) const;
+  // kMaxLine are cut there and flagged truncated. Thread-compatible: one Parser per thread
+  // (it keeps the last line's timestamp to reuse).
+  void Parse(std::string_view line, LogEvent* event);
 
   static constexpr size_t kMaxLine = 1 << 20;
 
  private:
   int reference_year_;
   int reference_month_;  // 1..12
+  StampCache stamp_cache_;
 };
 
 }  // namespace mailfleet::parse

@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mailfleet::parse {
 
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -28,6 +32,15 @@ bool ValidUtf8(std::string_view s) {
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
+#if defined(__SSE2__)
+    // ASCII without NUL, sixteen bytes at a time.
+    const __m128i zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+      __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      if (_mm_movemask_epi8(_mm_or_si128(block, _mm_cmpeq_epi8(block, zero))) != 0) break;
+      i += 16;
+    }
+#endif
     // ASCII without NUL, eight bytes at a time.
     while (i + 8 <= n) {
       uint64_t word;
@@ -38,6 +51,14 @@ bool ValidUtf8(std::string_view s) {
       i += 8;
     }
     if (i >= n) break;
+    if (i + 8 > n && n >= 8) {
+      // Fewer than eight bytes left: if the last eight are plain ASCII, so are these.
+      uint64_t word;
+      std::memcpy(&word, s.data() + n - 8, 8);
+      bool has_high = word & 0x8080808080808080ull;
+      bool has_zero = ((word - 0x0101010101010101ull) & ~word & 0x8080808080808080ull) != 0;
+      if (!has_high && !has_zero) break;
+    }
     size_t len = Utf8SequenceLength(s, i);
     if (len == 0) return false;
     i += len;
