@@ -28,37 +28,42 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return len;
 }
 
+namespace {
+
+// Whether the 8 bytes at p are ASCII without NUL.
+bool PlainWord(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  bool has_high = word & 0x8080808080808080ull;
+  bool has_zero = ((word - 0x0101010101010101ull) & ~word & 0x8080808080808080ull) != 0;
+  return !has_high && !has_zero;
+}
+
+#if defined(__SSE2__)
+// A mask with a bit set for each of the 16 bytes at p that is not ASCII, or is NUL.
+unsigned UnplainBytes(const char* p) {
+  __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_or_si128(block, _mm_cmpeq_epi8(block, _mm_setzero_si128()))));
+}
+#endif
+
+}  // namespace
+
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
   const size_t n = s.size();
+  const char* const data = s.data();
   while (i < n) {
+    // Runs of ASCII without NUL are skipped in steps: 32 bytes, 16, 8. Fewer than a step left
+    // at the end: they are plain if the last step's worth of bytes is.
 #if defined(__SSE2__)
-    // ASCII without NUL, sixteen bytes at a time.
-    const __m128i zero = _mm_setzero_si128();
-    while (i + 16 <= n) {
-      __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-      if (_mm_movemask_epi8(_mm_or_si128(block, _mm_cmpeq_epi8(block, zero))) != 0) break;
-      i += 16;
-    }
+    while (i + 32 <= n && (UnplainBytes(data + i) | UnplainBytes(data + i + 16)) == 0) i += 32;
+    while (i + 16 <= n && UnplainBytes(data + i) == 0) i += 16;
+    if (i < n && i + 16 > n && n >= 16 && UnplainBytes(data + n - 16) == 0) break;
 #endif
-    // ASCII without NUL, eight bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, s.data() + i, 8);
-      bool has_high = word & 0x8080808080808080ull;
-      bool has_zero = ((word - 0x0101010101010101ull) & ~word & 0x8080808080808080ull) != 0;
-      if (has_high || has_zero) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    if (i + 8 > n && n >= 8) {
-      // Fewer than eight bytes left: if the last eight are plain ASCII, so are these.
-      uint64_t word;
-      std::memcpy(&word, s.data() + n - 8, 8);
-      bool has_high = word & 0x8080808080808080ull;
-      bool has_zero = ((word - 0x0101010101010101ull) & ~word & 0x8080808080808080ull) != 0;
-      if (!has_high && !has_zero) break;
-    }
+    while (i + 8 <= n && PlainWord(data + i)) i += 8;
+    if (i >= n || (i + 8 > n && n >= 8 && PlainWord(data + n - 8))) break;
     size_t len = Utf8SequenceLength(s, i);
     if (len == 0) return false;
     i += len;
