@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "common/status_macros.h"
@@ -122,6 +124,43 @@ absl::StatusOr<int> LockDataDir(const fs::path& data_dir, std::chrono::milliseco
   return fd;
 }
 
+// The server settings of the embedded cluster, for a store that mostly takes in COPY rows:
+// the defaults (128 MB of buffers, 4 MB of WAL buffers) left the pipeline bench's backends
+// waiting on WAL buffer space and evicting dirty pages, with 2-3 s of 14 s of CPU idle; with
+// these, under 1.5 s, and 10% more events/s on average (8 runs each, side by side).
+constexpr char kSettings[] =
+    "# Written by mailfleet-collector at every start (changes here are lost); ALTER SYSTEM\n"
+    "# (postgresql.auto.conf) overrides them.\n"
+    "shared_buffers = 256MB\n"
+    "wal_buffers = 16MB\n"
+    "max_wal_size = 2GB\n"
+    "wal_compression = lz4\n";
+constexpr char kIncludeSettings[] = "include_if_exists = 'mailfleet.conf'";
+
+// Writes mailfleet.conf into the cluster and makes postgresql.conf include it, so that a
+// cluster made by an earlier collector gets the settings too (at its next start).
+absl::Status WriteSettings(const fs::path& cluster, const RunOptions& as_user) {
+  fs::path settings = cluster / "mailfleet.conf";
+  {
+    std::ofstream out(settings, std::ios::trunc);
+    out << kSettings;
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", settings.string()));
+  }
+  if (as_user.uid && chown(settings.c_str(), *as_user.uid, *as_user.gid) != 0) {
+    return absl::PermissionDeniedError(fmt::format("cannot hand {} to the PostgreSQL user: {}",
+                                                   settings.string(), std::strerror(errno)));
+  }
+  fs::path conf_path = cluster / "postgresql.conf";
+  std::ifstream in(conf_path);
+  std::string conf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (conf.find(kIncludeSettings) == std::string::npos) {
+    std::ofstream out(conf_path, std::ios::app);
+    out << "\n" << kIncludeSettings << "\n";
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", conf_path.string()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
@@ -202,6 +241,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(
          << "logging_collector = off\n";
     if (!conf) return absl::InternalError("cannot write postgresql.conf of the embedded cluster");
   }
+
+  RETURN_IF_ERROR(WriteSettings(cluster, as_user));
 
   ASSIGN_OR_RETURN(RunResult status, pg->PgCtl({"status"}, std::chrono::seconds(10)));
   if (status.exit_code == 0) {

@@ -6,14 +6,23 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 #include "collector/store/pg_store.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "pqxx/pqxx"
 
 namespace mailfleet::collector {
 namespace {
+
+std::string Setting(const std::string& conninfo, const std::string& name) {
+  pqxx::connection c(conninfo);
+  pqxx::nontransaction tx(c);
+  return tx.exec1("SHOW " + name)[0].as<std::string>();
+}
 
 TEST(EmbeddedPostgresTest, SurvivesACollectorRestartWithItsData) {
   // Under /tmp (mode 1777), so the unprivileged database user can reach it.
@@ -41,11 +50,26 @@ TEST(EmbeddedPostgresTest, SurvivesACollectorRestartWithItsData) {
         << second.status();
     // ... and left the first one's server alone.
     EXPECT_TRUE((*store)->GetHost("h1").ok());
+    // The settings for a write-heavy store are in force.
+    EXPECT_EQ(Setting((*pg)->conninfo(), "shared_buffers"), "256MB");
+    EXPECT_EQ(Setting((*pg)->conninfo(), "wal_buffers"), "16MB");
   }  // store closed, then the server stopped
   EXPECT_FALSE(std::filesystem::exists(dir + "/postgres/postmaster.pid"));
   {
+    // A cluster made by an earlier collector, without the settings: it gets them now.
+    std::string conf_path = dir + "/postgres/postgresql.conf";
+    std::ifstream in(conf_path);
+    std::string conf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    size_t include = conf.find("include_if_exists = 'mailfleet.conf'");
+    ASSERT_NE(include, std::string::npos);
+    conf.erase(include, conf.find('\n', include) - include);
+    std::ofstream(conf_path, std::ios::trunc) << conf;
+    std::filesystem::remove(dir + "/postgres/mailfleet.conf");
+
     auto pg = EmbeddedPostgres::Start({.data_dir = dir}, runner);
     ASSERT_TRUE(pg.ok()) << pg.status();
+    EXPECT_EQ(Setting((*pg)->conninfo(), "wal_buffers"), "16MB");
     auto store = PgStore::Create((*pg)->conninfo(), {});
     ASSERT_TRUE(store.ok()) << store.status();
     auto host = (*store)->GetHost("h1");
