@@ -103,14 +103,20 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
   parse::Parser parser(reference);
   parse::LineSplitter splitter(parse::Parser::kMaxLine);
   parse::LogEvent event;
-  std::string buffer(1 << 18, '\0');
+  auto on_line = [&](std::string_view line, uint64_t, bool truncated) {
+    parser.Parse(line, &event);
+    event.truncated = event.truncated || truncated;
+    fn(event);
+  };
   bool ok = true;
+  std::string buffer(1 << 18, '\0');
   for (;;) {
     int n = plain_fd >= 0 ? static_cast<int>(read(plain_fd, buffer.data(), buffer.size()))
                           : gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));
     if (n < 0) {
       int err = 0;
-      std::cerr << fmt::format("mailfleet: reading {}: {}\n", path, gzerror(in, &err));
+      std::cerr << fmt::format("mailfleet: reading {}: {}\n", path,
+                               plain_fd >= 0 ? std::strerror(errno) : gzerror(in, &err));
       ok = false;
       break;
     }
@@ -127,21 +133,14 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
       }
       break;
     }
-    splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)),
-                  [&](std::string_view line, uint64_t, bool truncated) {
-                    parser.Parse(line, &event);
-                    event.truncated = event.truncated || truncated;
-                    fn(event);
-                  });
+    splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)), on_line);
   }
   // A last line without its newline still counts when the file is complete (not when the
   // gzip data ended early: that line was cut).
   if (ok)
-    splitter.Feed("\n", [&](std::string_view line, uint64_t, bool truncated) {
+    splitter.Feed("\n", [&](std::string_view line, uint64_t offset, bool truncated) {
       if (line.empty() && !truncated) return;
-      parser.Parse(line, &event);
-      event.truncated = event.truncated || truncated;
-      fn(event);
+      on_line(line, offset, truncated);
     });
   gzclose(in);
   if (plain_fd >= 0) close(plain_fd);

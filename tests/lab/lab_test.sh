@@ -549,6 +549,9 @@ check "mailfleet parse: a missing file is an error" \
   fails_saying "cannot read $WORK/missing.log" "$BIN/mailfleet" parse "$WORK/missing.log"
 check "mailfleet parse: a folder is an error that says so" \
   fails_saying "$WORK is a folder; give the log files in it" "$BIN/mailfleet" parse "$WORK"
+# /proc/self/mem opens, and its first read fails with EIO.
+check "mailfleet parse: a read error names the system's reason" \
+  fails_saying "reading /proc/self/mem: Input/output error" "$BIN/mailfleet" parse /proc/self/mem
 check "agent: an empty --log-file is refused at start" \
   fails_saying "--log-file (logs.files) has an empty path" "$BIN/mailfleet-agent" --name x \
   --collector 127.0.0.1:1 --insecure --state-dir "$WORK/empty-log-file" --log-file ""
