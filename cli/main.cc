@@ -218,7 +218,8 @@ int main(int argc, char** argv) {
   auto* stats =
       app.add_subcommand("stats",
                          "A pflogsumm-style report per host and for the fleet: traffic, deferrals, "
-                         "rejects by reason, top senders and recipients, delays, auth failures");
+                         "rejects by reason, top senders and recipients, delays, auth failures. "
+                         "The fleet counts a message relayed between its hosts once");
   stats->add_option("--host", stats_options.hosts, "Only this host (repeatable)");
   stats->add_option("--since", stats_options.since, "From this time: 2h, 1d or 2026-11-29T08:00");
   stats->add_option("--until", stats_options.until, "Before this time (same forms)");

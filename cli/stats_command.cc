@@ -43,6 +43,12 @@ void Section(const mailfleet::v1::MailStats& s, std::string* out) {
       s.forwarded(), s.content_filtered(), s.deferred(), s.bounced(), s.expired(), s.rejected(),
       s.held(), s.delay_p50(), s.delay_p95(), s.delay_max(), s.sasl_failures(),
       s.dovecot_auth_failures(), s.warnings(), s.errors(), s.fatals(), s.panics());
+  if (s.host().empty()) {
+    *out += fmt::format(
+        "  relayed  {:>10}  (between hosts of the fleet: not counted again as received or "
+        "delivered above)\n",
+        s.relayed());
+  }
   TopList("  REJECTED BECAUSE", s.rejects_by_reason(), false, out);
   TopList("  TOP SENDERS", s.top_senders(), true, out);
   TopList("  TOP SENDER DOMAINS", s.top_sender_domains(), true, out);

@@ -1155,10 +1155,12 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
   std::vector<std::string> where_events = {"true"};
   std::vector<std::string> where_rcpt = {"true"};
   std::vector<std::string> where_handoff = {"true"};
-  filter.HostsAndWindow(request.hosts(), request.has_since() ? &request.since() : nullptr,
-                        request.has_until() ? &request.until() : nullptr,
-                        {{"host", "time"}, {"m.host", "r.time"}, {"d.host", "d.time"}},
-                        {&where_events, &where_rcpt, &where_handoff});
+  std::vector<std::string> where_relay_client = {"true"};
+  filter.HostsAndWindow(
+      request.hosts(), request.has_since() ? &request.since() : nullptr,
+      request.has_until() ? &request.until() : nullptr,
+      {{"host", "time"}, {"m.host", "r.time"}, {"d.host", "d.time"}, {"c.host", "c.time"}},
+      {&where_events, &where_rcpt, &where_handoff, &where_relay_client});
   const auto& params = filter.params();
   std::string we = fmt::format("{}", fmt::join(where_events, " AND "));
   std::string wr = fmt::format("{}", fmt::join(where_rcpt, " AND "));
@@ -1167,15 +1169,32 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
   // to the filter says "queued as NEWID", and NEWID then has a client= (or pickup) line on
   // the same host. Those re-entries are not new mail, and the hand-offs are not deliveries;
   // counted as such, every filtered message would count twice as received and delivered.
+  //
+  // One fleet host hands a message to another the same way (h1 relays to h2): the delivery
+  // on h1 says "queued as QID" and QID has a client= line on h2, within an hour of it. Each
+  // host's report counts both sides, as that host did receive and deliver the message; the
+  // fleet's does not: the message entered the fleet once and left it (or reached a mailbox)
+  // once. Those hops are counted as `relayed`. With --host, only hops between the hosts
+  // named count.
   std::string reinjected = fmt::format(
       "WITH reinjected AS MATERIALIZED (SELECT DISTINCT d.host, d.queued_as AS queue_id "
       "FROM events d WHERE d.kind = 'delivery' AND d.status = 'sent' AND d.queued_as IS NOT "
-      "NULL AND {} AND EXISTS (SELECT 1 FROM events c WHERE c.host = d.host AND c.queue_id = "
-      "d.queued_as AND c.kind IN ('client', 'pickup')))",
-      fmt::join(where_handoff, " AND "));
-  // Whether an events row belongs to a re-entered message, or hands its message to a filter.
+      "NULL AND {0} AND EXISTS (SELECT 1 FROM events c WHERE c.host = d.host AND c.queue_id = "
+      "d.queued_as AND c.kind IN ('client', 'pickup'))), "
+      "relayed AS MATERIALIZED (SELECT DISTINCT d.host AS from_host, c.host, c.queue_id "
+      "FROM events d JOIN events c ON c.queue_id = d.queued_as AND c.host <> d.host "
+      "AND c.kind = 'client' AND c.time BETWEEN d.time - interval '1 hour' "
+      "AND d.time + interval '1 hour' WHERE d.kind = 'delivery' AND d.status = 'sent' "
+      "AND d.queued_as IS NOT NULL AND {0} AND {1})",
+      fmt::join(where_handoff, " AND "), fmt::join(where_relay_client, " AND "));
+  // Whether an events row belongs to a re-entered message, or hands its message to a filter;
+  // whether it belongs to a message another fleet host relayed here, or relays it on to one.
   const char* is_reentry = "coalesce((host, queue_id) IN (SELECT * FROM reinjected), false)";
   const char* is_handoff = "coalesce((host, queued_as) IN (SELECT * FROM reinjected), false)";
+  const char* is_relayed_in =
+      "coalesce((host, queue_id) IN (SELECT host, queue_id FROM relayed), false)";
+  const char* is_relayed_out =
+      "coalesce((host, queued_as) IN (SELECT from_host, queue_id FROM relayed), false)";
   uint32_t top = request.top() == 0 ? 10 : std::min<uint32_t>(request.top(), 1000);
 
   mailfleet::v1::StatsResponse response;
@@ -1194,7 +1213,8 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
 
   RETURN_IF_ERROR(WithConnection("computing mail statistics", [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_params(fmt::format(R"sql({0}
+    auto rows = tx.exec_params(
+        fmt::format(R"sql({0}
       SELECT host,
         count(*) FILTER (WHERE kind IN ('client', 'pickup') AND NOT reentry),
         sum(size) FILTER (WHERE kind = 'queued' AND NOT reentry),
@@ -1217,25 +1237,45 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
         count(*) FILTER (WHERE severity = 'error'),
         count(*) FILTER (WHERE severity = 'fatal'),
         count(*) FILTER (WHERE severity = 'panic'),
-        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND handoff)
-      FROM (SELECT *, {2} AS reentry, {3} AS handoff FROM events WHERE {1}) e
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND handoff),
+        -- The fleet's own: without the hops between its hosts.
+        count(*) FILTER (WHERE kind IN ('client', 'pickup') AND NOT reentry AND NOT relayed_in),
+        sum(size) FILTER (WHERE kind = 'queued' AND NOT reentry AND NOT relayed_in),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff
+                         AND NOT relayed_out),
+        count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND service = 'smtp'
+                         AND NOT handoff AND NOT relayed_out),
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY delay)
+          FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff
+                  AND NOT relayed_out),
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY delay)
+          FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff
+                  AND NOT relayed_out),
+        max(delay) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND NOT handoff
+                           AND NOT relayed_out),
+        count(*) FILTER (WHERE kind = 'client' AND relayed_in)
+      FROM (SELECT *, {2} AS reentry, {3} AS handoff, {4} AS relayed_in, {5} AS relayed_out
+            FROM events WHERE {1}) e
       GROUP BY GROUPING SETS ((host), ()) ORDER BY host NULLS LAST)sql",
-                                           reinjected, we, is_reentry, is_handoff),
-                               pqxx::prepare::make_dynamic_params(params));
+                    reinjected, we, is_reentry, is_handoff, is_relayed_in, is_relayed_out),
+        pqxx::prepare::make_dynamic_params(params));
     for (const auto& row : rows) {
       auto* s = stats_for(row[0]);
-      s->set_received(u(row[1]));
-      s->set_bytes_received(u(row[2]));
-      s->set_delivered(u(row[3]));
-      s->set_forwarded(u(row[4]));
+      // The fleet row takes the columns without the hops between hosts (20 to 27).
+      const int f = row[0].is_null() ? 19 : 0;
+      s->set_received(u(row[1 + f]));
+      s->set_bytes_received(u(row[2 + f]));
+      s->set_delivered(u(row[3 + f]));
+      s->set_forwarded(u(row[4 + f]));
       s->set_deferred(u(row[5]));
       s->set_bounced(u(row[6]));
       s->set_expired(u(row[7]));
       s->set_rejected(u(row[8]));
       s->set_held(u(row[9]));
-      s->set_delay_p50(d(row[10]));
-      s->set_delay_p95(d(row[11]));
-      s->set_delay_max(d(row[12]));
+      s->set_delay_p50(d(row[f ? 24 : 10]));
+      s->set_delay_p95(d(row[f ? 25 : 11]));
+      s->set_delay_max(d(row[f ? 26 : 12]));
+      if (f) s->set_relayed(u(row[27]));
       s->set_sasl_failures(u(row[13]));
       s->set_dovecot_auth_failures(u(row[14]));
       s->set_warnings(u(row[15]));
@@ -1275,13 +1315,21 @@ absl::StatusOr<mailfleet::v1::StatsResponse> PgStore::Stats(
           : rcpt ? "r.status = 'sent' AND NOT coalesce((m.host, r.queued_as) IN (SELECT * FROM "
                    "reinjected), false)"
                  : "kind = 'reject'";
+      // Each host's rows, and the fleet's (host NULL), which leave out the hops between
+      // fleet hosts: a relayed message's sender is counted where it entered the fleet, its
+      // recipient where it was delivered last.
+      std::string hop = i <= 1 ? is_relayed_in
+                        : rcpt ? "coalesce((m.host, r.queued_as) IN (SELECT from_host, queue_id "
+                                 "FROM relayed), false)"
+                               : "false";
       auto top_rows = tx.exec_params(
-          fmt::format("{7} SELECT h, k, n, b FROM (SELECT {1} AS h, {2} AS k, count(*) AS n, "
-                      "coalesce(sum({3}), 0) AS b, row_number() OVER (PARTITION BY {1} IS NULL, "
-                      "{1} ORDER BY count(*) DESC, {2}) AS rank FROM {0} WHERE {4} AND {5} "
-                      "GROUP BY GROUPING SETS (({1}, {2}), ({2}))) x WHERE rank <= {6}",
-                      t.from, t.host, t.key, t.bytes, rcpt ? wr : we, filter, top,
-                      i <= 3 ? reinjected : ""),
+          fmt::format("{7} SELECT h, k, n, b FROM (SELECT h, k, count(*) AS n, "
+                      "coalesce(sum(sz), 0) AS b, row_number() OVER (PARTITION BY h IS NULL, h "
+                      "ORDER BY count(*) DESC, k) AS rank FROM ("
+                      "SELECT {1} AS h, {2} AS k, {3} AS sz FROM {0} WHERE {4} AND {5} UNION ALL "
+                      "SELECT NULL, {2}, {3} FROM {0} WHERE {4} AND {5} AND NOT {8}) rows "
+                      "GROUP BY h, k) x WHERE rank <= {6}",
+                      t.from, t.host, t.key, t.bytes, rcpt ? wr : we, filter, top, reinjected, hop),
           pqxx::prepare::make_dynamic_params(params));
       for (const auto& row : top_rows) {
         if (row[1].is_null() || std::string_view(row[1].c_str()).empty()) continue;

@@ -561,6 +561,68 @@ TEST_F(IngestTest, StatsCountAContentFilteredMessageOnceAndBlockListRejectsAsOne
   EXPECT_EQ(s.rejects_by_reason(1).key(), "450 4.1.8 Sender address rejected: Domain not found");
 }
 
+// h1 relays a message to h2 (its delivery "queued as" h2's queue id, where that id has a
+// client= line from h1), and h2 delivers it to a mailbox. Each host counts what it did; the
+// fleet counts the message once: received on h1, delivered on h2, one hop relayed.
+TEST_F(IngestTest, StatsCountAMessageRelayedBetweenFleetHostsOnceForTheFleet) {
+  std::vector<std::string> h1 = {
+      "Nov 29 02:57:40 h1 postfix/smtpd[1]: 4C598106183: client=c.example[192.0.2.7]",
+      "Nov 29 02:57:40 h1 postfix/qmgr[3]: 4C598106183: from=<a@example.org>, size=1000, "
+      "nrcpt=1 (queue active)",
+      "Nov 29 02:57:41 h1 postfix/smtp[4]: 4C598106183: to=<bob@h2.lab.test>, "
+      "relay=h2.lab.test[198.18.0.12]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, "
+      "status=sent (250 2.0.0 Ok: queued as 555D8106188)",
+      // A message from outside the fleet that h1 sends out of it: counted as before.
+      "Nov 29 02:57:50 h1 postfix/smtpd[1]: 4C598106190: client=d.example[192.0.2.8]",
+      "Nov 29 02:57:50 h1 postfix/qmgr[3]: 4C598106190: from=<e@example.org>, size=300, "
+      "nrcpt=1 (queue active)",
+      "Nov 29 02:57:52 h1 postfix/smtp[4]: 4C598106190: to=<x@gmx.de>, "
+      "relay=mx01.emig.gmx.net[212.227.15.9]:25, delay=2, delays=0.1/0/1/0.9, dsn=2.0.0, "
+      "status=sent (250 2.0.0 Ok: queued as 4PbD000000z9xyZ)",
+  };
+  std::vector<std::string> h2 = {
+      "Nov 29 02:57:41 h2 postfix/smtpd[7]: 555D8106188: client=h1.lab.test[198.18.0.11]",
+      "Nov 29 02:57:41 h2 postfix/qmgr[8]: 555D8106188: from=<a@example.org>, size=1200, "
+      "nrcpt=1 (queue active)",
+      "Nov 29 02:57:42 h2 postfix/lmtp[9]: 555D8106188: to=<bob@h2.lab.test>, "
+      "relay=h2.lab.test[private/dovecot-lmtp], delay=0.3, delays=0/0/0/0.3, dsn=2.0.0, "
+      "status=sent (250 2.0.0 <bob@h2.lab.test> Saved)",
+  };
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("a", 0, h1), now_).ok());
+  ASSERT_TRUE(store_->IngestBatch("h2", Batch("b", 0, h2), now_).ok());
+  auto stats = store_->Stats({});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->hosts_size(), 2);
+  EXPECT_EQ(stats->hosts(0).received(), 2u);
+  EXPECT_EQ(stats->hosts(0).delivered(), 2u);
+  EXPECT_EQ(stats->hosts(0).forwarded(), 2u);
+  EXPECT_EQ(stats->hosts(1).received(), 1u);
+  EXPECT_EQ(stats->hosts(1).delivered(), 1u);
+  const auto& fleet = stats->fleet();
+  EXPECT_EQ(fleet.relayed(), 1u);
+  EXPECT_EQ(fleet.received(), 2u);  // not 3: the relayed message entered the fleet once
+  EXPECT_EQ(fleet.bytes_received(), 1300u);
+  EXPECT_EQ(fleet.delivered(), 2u);  // to bob's mailbox on h2 and to gmx.de; not h1 -> h2
+  EXPECT_EQ(fleet.forwarded(), 1u);
+  EXPECT_DOUBLE_EQ(fleet.delay_max(), 2);
+  EXPECT_NEAR(fleet.delay_p50(), (2 + 0.3) / 2, 1e-6);  // delays are stored as real
+  ASSERT_EQ(fleet.top_senders_size(), 2);
+  for (const auto& s : fleet.top_senders()) EXPECT_EQ(s.count(), 1u) << s.key();
+  ASSERT_EQ(fleet.top_recipients_size(), 2);
+  for (const auto& r : fleet.top_recipients()) EXPECT_EQ(r.count(), 1u) << r.key();
+  // h1's own list still has both of its senders, h2's its one.
+  EXPECT_EQ(stats->hosts(0).top_senders_size(), 2);
+  EXPECT_EQ(stats->hosts(1).top_senders_size(), 1);
+
+  // Only h2 asked for: the hop from h1 is outside the report, so h2's message is new mail.
+  mailfleet::v1::StatsRequest only_h2;
+  only_h2.add_hosts("h2");
+  auto s2 = store_->Stats(only_h2);
+  ASSERT_TRUE(s2.ok()) << s2.status();
+  EXPECT_EQ(s2->fleet().received(), 1u);
+  EXPECT_EQ(s2->fleet().relayed(), 0u);
+}
+
 TEST_F(IngestTest, DayPartitionsAreMadeAndExpiredOnesDropped) {
   ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, Lines(1, 3)), now_).ok());
   EXPECT_NE(QueryOne("SELECT count(*) FROM pg_class WHERE relname ~ '^events_[0-9]{8}$'"), "0");
