@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "common/parse/parser.h"
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/test_dir.h"
@@ -20,6 +21,36 @@ namespace mailfleet::agent {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The wire form lists spans up to the last field the line has; each listed one is the
+// parser's, and a line with the last field lists them all.
+TEST(EventToProtoTest, TrailingEmptySpansAreLeftOut) {
+  parse::Parser parser(std::chrono::system_clock::from_time_t(1'796'000'000));
+  parse::LogEvent e;
+  parser.Parse(
+      "Nov 29 00:54:25 h1 postfix/postscreen[3163107]: CONNECT from [192.0.2.7]:36942 to "
+      "[198.18.0.11]:25",
+      &e);
+  mailfleet::v1::LogEvent wire;
+  EventToProto(e, 100, &wire);
+  // The last field this line has is client_ip (kSpanFields index 6).
+  ASSERT_EQ(wire.spans_size(), 2 * 7);
+  for (size_t i = 0; i < 7; ++i) {
+    const parse::Span& span = e.*parse::kSpanFields[i].member;
+    EXPECT_EQ(wire.spans(static_cast<int>(2 * i)), span.pos) << parse::kSpanFields[i].name;
+    EXPECT_EQ(wire.spans(static_cast<int>(2 * i + 1)), span.len) << parse::kSpanFields[i].name;
+  }
+  EXPECT_EQ(e.Get(e.client_ip), "192.0.2.7");
+
+  parser.Parse(
+      "Nov 29 00:54:25 h1 dovecot: imap-login: Login: user=<alice>, method=PLAIN, "
+      "rip=192.0.2.9, lip=198.18.0.11, mpid=4242, TLS, session=<Zsr4Aty5t99TYRQZ>",
+      &e);
+  wire.Clear();
+  EventToProto(e, 200, &wire);
+  EXPECT_EQ(wire.spans_size(), static_cast<int>(2 * parse::kSpanFieldCount));
+  EXPECT_EQ(e.Get(e.session), "Zsr4Aty5t99TYRQZ");
+}
 
 class FakeClock final : public Clock {
  public:
