@@ -132,7 +132,7 @@ TEST(ParserNumbersTest, APidMustBeAllDigitsAndFitItsType) {
   EXPECT_EQ(e.pid, 4242);
   EXPECT_EQ(e.client_port, 2525);
   // A bracketed address where a pid would be: its first digits are no pid.
-  parser.Parse("Nov 29 00:54:25 h1 unknown[192.168.1.1]: SASL LOGIN authentication failed", &e);
+  parser.Parse("Nov 29 00:54:25 h1 unknown[198.18.0.77]: SASL LOGIN authentication failed", &e);
   EXPECT_EQ(e.pid, 0);
   parser.Parse("Nov 29 00:54:25 h1 postfix/smtpd[99999999999]: connect from a[192.0.2.1]", &e);
   EXPECT_EQ(e.pid, 0);
