@@ -456,7 +456,7 @@ bool Tailer::NextBatch(mailfleet::v1::LogBatch* batch) {
     uint64_t first_offset = s.read;
     size_t bytes = 0;
     auto on_line = [&](std::string_view line, uint64_t end, bool truncated) {
-      parser_.Parse(line, &event_);
+      parser_.Parse(line, &event_, s.splitter.plain());
       event_.truncated = event_.truncated || truncated;
       EventToProto(event_, end, batch->add_events());
       bytes += line.size();

@@ -24,7 +24,7 @@ class LineSplitter {
   template <typename Fn>
   void Feed(std::string_view chunk, Fn&& fn) {
     while (!chunk.empty()) {
-      size_t nl = Find(chunk, '\n');
+      size_t nl = FindLineEnd(chunk, &plain_);
       if (nl == std::string_view::npos) {
         Keep(chunk);
         offset_ += chunk.size();
@@ -41,6 +41,7 @@ class LineSplitter {
         }
       } else {
         Keep(piece);
+        plain_ = false;  // not known: the parts were not looked at together
         fn(std::string_view(partial_), offset_, skipping_);
         partial_.clear();
         skipping_ = false;
@@ -54,11 +55,16 @@ class LineSplitter {
   template <typename Fn>
   void Flush(Fn&& fn) {
     if (pending_ == 0) return;
+    plain_ = false;
     fn(std::string_view(partial_), offset_, skipping_);
     partial_.clear();
     skipping_ = false;
     pending_ = 0;
   }
+
+  // During fn: true when the line delivered is known to be ASCII without NUL (the bytes were
+  // looked at while its end was searched for), so Parser::Parse need not check it again.
+  bool plain() const { return plain_; }
 
   // Bytes of an unfinished last line held back (they will be read again after a restart).
   size_t pending() const { return pending_; }
@@ -79,7 +85,55 @@ class LineSplitter {
     partial_.append(bytes.substr(0, room));
   }
 
+  // The first '\n' in s, like Find(s, '\n'); *plain tells whether the bytes before it are
+  // all ASCII without NUL (false when not known).
+  static size_t FindLineEnd(std::string_view s, bool* plain) {
+    const char* const begin = s.data();
+    const char* p = begin;
+    const char* const end = begin + s.size();
+#if defined(__SSE2__)
+    const __m128i newline = _mm_set1_epi8('\n');
+    const __m128i one = _mm_set1_epi8(1);
+    // Bytes below 1 as signed chars: NUL, and those of 0x80 and above.
+    auto odd = [&](__m128i block) {
+      return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(block, one)));
+    };
+    auto ends = [&](__m128i block) {
+      return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, newline)));
+    };
+    unsigned unplain = 0;  // bits of odd bytes seen
+    for (; end - p >= 32; p += 32) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      unsigned nl = ends(a) | ends(b) << 16;
+      unsigned bad = odd(a) | odd(b) << 16;
+      if (nl != 0) {
+        unsigned at = static_cast<unsigned>(__builtin_ctz(nl));
+        *plain = (unplain | (bad & ((1u << at) - 1))) == 0;
+        return static_cast<size_t>(p - begin) + at;
+      }
+      unplain |= bad;
+    }
+    if (end - p >= 16) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      if (unsigned nl = ends(a); nl != 0) {
+        unsigned at = static_cast<unsigned>(__builtin_ctz(nl));
+        *plain = (unplain | (odd(a) & ((1u << at) - 1))) == 0;
+        return static_cast<size_t>(p - begin) + at;
+      }
+      p += 16;
+    }
+    *plain = false;
+    size_t rest = Find(std::string_view(p, static_cast<size_t>(end - p)), '\n');
+    return rest == std::string_view::npos ? rest : static_cast<size_t>(p - begin) + rest;
+#else
+    *plain = false;
+    return Find(s, '\n');
+#endif
+  }
+
   const size_t max_line_;
+  bool plain_ = false;
   std::string partial_;
   bool skipping_ = false;  // the current line passed max_line_
   size_t pending_ = 0;

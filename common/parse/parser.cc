@@ -1,6 +1,7 @@
 #include "common/parse/parser.h"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -73,6 +74,21 @@ bool IsAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' 
   return true;
 }
 
+// Whether the N bytes at a and b are the same, N known at compile time, in two overlapping
+// loads from each: GCC calls memcmp for any constant size above 3 bytes.
+template <size_t N>
+[[gnu::always_inline]] inline bool SameBytes(const char* a, const char* b) {
+  static_assert(N >= 4 && N <= 16);
+  using Word = std::conditional_t<(N >= 8), uint64_t, uint32_t>;
+  constexpr size_t kTail = N - sizeof(Word);
+  Word a0, a1, b0, b1;
+  std::memcpy(&a0, a, sizeof(Word));
+  std::memcpy(&b0, b, sizeof(Word));
+  std::memcpy(&a1, a + kTail, sizeof(Word));
+  std::memcpy(&b1, b + kTail, sizeof(Word));
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 // The whole of s as a number of type T. Plain digits (pids, ports, sizes) are read inline;
 // signs and very long digit strings go through from_chars.
 template <typename T>
@@ -90,6 +106,35 @@ bool ToNumber(sv s, T* out) {
   }
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// ToNumber for s inside a buffer that starts at `begin`: up to 8 digits are read at once,
+// as one 8-byte word ending where s ends (the bytes before s in the buffer are read but not
+// used), when the buffer has 8 bytes there.
+template <typename T>
+[[gnu::always_inline]] inline bool ToNumberIn(sv s, const char* begin, T* out) {
+  const size_t n = s.size();
+  if (std::endian::native == std::endian::little && n - 1 < 8 && s.data() + n >= begin + 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + n - 8, 8);
+    // Little-endian: s is the top n bytes; the bytes below it become '0', leading zeros.
+    const unsigned pad = static_cast<unsigned>(8 * (8 - n));
+    const uint64_t below = (uint64_t{1} << pad) - 1;
+    w = (w & ~below) | (0x3030303030303030ull & below);
+    // Every byte a digit: 0x30..0x39, that is high nibble 3 and, after adding 6, still 3.
+    if ((w & 0xF0F0F0F0F0F0F0F0ull) == 0x3030303030303030ull &&
+        ((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) == 0x3030303030303030ull) {
+      w -= 0x3030303030303030ull;
+      w = w * 10 + (w >> 8);  // pairs of digits
+      w = (((w & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+           (((w >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+          32;
+      if (w > static_cast<uint64_t>(std::numeric_limits<T>::max())) return false;
+      *out = static_cast<T>(w);
+      return true;
+    }
+  }
+  return ToNumber(s, out);
 }
 
 // A small float parser for "0.04" style values: from_chars for floats is not in GCC 12's
@@ -142,33 +187,45 @@ bool TwoDigits(sv s, size_t at, int* out) {
   return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 }
 
-// "HH:MM:SS[.ffffff]" at the start of s; returns micros since midnight and consumes it.
-bool ParseClock(sv& s, int64_t* micros) {
-  int h, m, sec;
-  if (s.size() < 8 || s[2] != ':' || s[5] != ':' || !TwoDigits(s, 0, &h) || !TwoDigits(s, 3, &m) ||
-      !TwoDigits(s, 6, &sec) || h > 23 || m > 59 || sec > 60) {
-    return false;
-  }
-  int64_t us = ((h * 60 + m) * 60 + sec) * int64_t{1'000'000};
-  size_t i = 8;
-  if (s.size() >= 15 && s[8] == '.' && IsDigit(s[9]) && IsDigit(s[10]) && IsDigit(s[11]) &&
-      IsDigit(s[12]) && IsDigit(s[13]) && IsDigit(s[14]) && (s.size() == 15 || !IsDigit(s[15]))) {
+// "SS[.ffffff]" at the start of s, the seconds of a clock: returns them in micros and
+// consumes them.
+[[gnu::always_inline]] inline bool ParseSeconds(sv& s, int64_t* micros) {
+  int sec;
+  if (!TwoDigits(s, 0, &sec) || sec > 60) return false;
+  const int64_t us = sec * int64_t{1'000'000};
+  if (s.size() >= 9 && s[2] == '.' && IsDigit(s[3]) && IsDigit(s[4]) && IsDigit(s[5]) &&
+      IsDigit(s[6]) && IsDigit(s[7]) && IsDigit(s[8]) && (s.size() == 9 || !IsDigit(s[9]))) {
     // Microseconds, the usual case (rsyslog's high-precision format), without a loop.
-    *micros = us + ThreeDigits(s.data() + 9) * 1000 + ThreeDigits(s.data() + 12);
-    s.remove_prefix(15);
+    *micros = us + ThreeDigits(s.data() + 3) * 1000 + ThreeDigits(s.data() + 6);
+    s.remove_prefix(9);
     return true;
   }
+  size_t i = 2;
+  int64_t frac = 0;
   if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
-    int64_t frac = 0;
     int digits = 0;
     for (++i; i < s.size() && IsDigit(s[i]); ++i, ++digits) {
       if (digits < 6) frac = frac * 10 + (s[i] - '0');
     }
     for (int d = digits; d < 6; ++d) frac *= 10;
-    us += frac;
   }
-  *micros = us;
+  *micros = us + frac;
   s.remove_prefix(i);
+  return true;
+}
+
+// "HH:MM:SS[.ffffff]" at the start of s; returns micros since midnight and consumes it.
+bool ParseClock(sv& s, int64_t* micros) {
+  int h, m;
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':' || !TwoDigits(s, 0, &h) || !TwoDigits(s, 3, &m) ||
+      h > 23 || m > 59) {
+    return false;
+  }
+  sv rest = s.substr(6);
+  int64_t seconds_us;
+  if (!ParseSeconds(rest, &seconds_us)) return false;
+  *micros = (h * 60 + m) * int64_t{60'000'000} + seconds_us;
+  s = rest;
   return true;
 }
 
@@ -273,6 +330,11 @@ class LineParser {
   }
 
  private:
+  template <typename T>
+  bool Number(sv part, T* out) const {
+    return ToNumberIn(part, raw_.data(), out);
+  }
+
   Span Sp(sv part) const {
     if (part.empty()) return {};
     return {static_cast<uint32_t>(part.data() - raw_.data()), static_cast<uint32_t>(part.size())};
@@ -299,7 +361,9 @@ class LineParser {
     if (!first.empty() && first.back() == ':') {
       return DovecotOwnPrefix(s);
     }
-    e_->host = Sp(Token(s));
+    e_->host = Sp(first);
+    s.remove_prefix(first.size());
+    SkipSpaces(s);
     return Program(s);
   }
 
@@ -325,7 +389,7 @@ class LineParser {
     // "Nov 29 00:54:25 ": consecutive lines mostly share their second.
     constexpr size_t kStamp = sizeof(stamp_cache_->stamp);
     if (s.size() > kStamp && s[kStamp] == ' ' && stamp_cache_->time_us != 0 &&
-        std::memcmp(s.data(), stamp_cache_->stamp, kStamp) == 0) {
+        SameBytes<kStamp>(s.data(), stamp_cache_->stamp)) {
       e_->time_us = stamp_cache_->time_us;
       s.remove_prefix(kStamp);
       return true;
@@ -337,7 +401,7 @@ class LineParser {
     SkipSpaces(s);
     sv day_token = Token(s);
     int day = 0;
-    bool day_ok = ToNumber(day_token, &day) && day >= 1 && day <= 31;
+    bool day_ok = Number(day_token, &day) && day >= 1 && day <= 31;
     int64_t clock_us;
     if (!ParseClock(s, &clock_us)) return false;
     if (day_ok) {
@@ -354,26 +418,41 @@ class LineParser {
 
   bool Iso8601(sv& s) {
     if (s.size() < 11 || (s[10] != 'T' && s[10] != ' ')) return false;
-    // "2023-03-14": consecutive lines mostly share their date.
-    constexpr size_t kDate = sizeof(stamp_cache_->iso_date);
-    int64_t days;
-    if (stamp_cache_->iso_days_valid && std::memcmp(s.data(), stamp_cache_->iso_date, kDate) == 0) {
-      days = stamp_cache_->iso_days;
+    StampCache& cache = *stamp_cache_;
+    // "2023-03-14T00:00": consecutive lines mostly share their minute, and their zone.
+    constexpr size_t kMinute = sizeof(cache.iso_minute);
+    int64_t local_us;  // before the zone's offset
+    if (cache.iso_minute_valid && s.size() > kMinute && s[kMinute] == ':' &&
+        SameBytes<kMinute>(s.data(), cache.iso_minute)) {
+      sv rest = s.substr(kMinute + 1);
+      int64_t seconds_us;
+      if (!ParseSeconds(rest, &seconds_us)) return false;
+      local_us = cache.iso_minute_us + seconds_us;
+      s = rest;
     } else {
       int y = 0, mo, d;
-      if (!ToNumber(s.substr(0, 4), &y) || !TwoDigits(s, 5, &mo) || !TwoDigits(s, 8, &d)) {
+      if (!Number(s.substr(0, 4), &y) || !TwoDigits(s, 5, &mo) || !TwoDigits(s, 8, &d)) {
         return false;
       }
-      days = DaysFromCivil(y, mo, d);
-      std::memcpy(stamp_cache_->iso_date, s.data(), kDate);
-      stamp_cache_->iso_days = days;
-      stamp_cache_->iso_days_valid = true;
+      const int64_t days = DaysFromCivil(y, mo, d);
+      const sv whole = s;
+      s.remove_prefix(11);
+      int64_t clock_us;
+      if (!ParseClock(s, &clock_us)) return false;
+      local_us = days * int64_t{86'400'000'000} + clock_us;
+      int h = 0, m = 0;  // read by ParseClock already
+      TwoDigits(whole, 11, &h);
+      TwoDigits(whole, 14, &m);
+      std::memcpy(cache.iso_minute, whole.data(), kMinute);
+      cache.iso_minute_us = days * int64_t{86'400'000'000} + (h * 60 + m) * int64_t{60'000'000};
+      cache.iso_minute_valid = true;
     }
-    s.remove_prefix(11);
-    int64_t clock_us;
-    if (!ParseClock(s, &clock_us)) return false;
     int64_t offset_s = 0;
-    if (Consume(s, "Z")) {
+    constexpr size_t kZone = sizeof(cache.zone);  // "+01:00"
+    if (cache.zone_valid && s.size() >= kZone && SameBytes<kZone>(s.data(), cache.zone)) {
+      offset_s = cache.zone_offset_s;
+      s.remove_prefix(kZone);
+    } else if (Consume(s, "Z")) {
     } else if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
       int oh = 0, om = 0;
       int sign = s[0] == '-' ? -1 : 1;
@@ -382,29 +461,35 @@ class LineParser {
       if (at < s.size() && s[at] == ':') ++at;
       if (!TwoDigits(s, at, &om)) return false;
       offset_s = sign * (oh * 3600 + om * 60);
+      if (at + 2 == kZone) {
+        std::memcpy(cache.zone, s.data(), kZone);
+        cache.zone_offset_s = offset_s;
+        cache.zone_valid = true;
+      }
       s.remove_prefix(at + 2);
     }
-    e_->time_us = (days * 86400 - offset_s) * 1'000'000 + clock_us;
+    e_->time_us = local_us - offset_s * 1'000'000;
     return true;
   }
 
   // "postfix/smtpd[123]: rest" (pid optional).
   bool Program(sv& s) {
-    size_t end = Find(s, ": ");
-    size_t space = Find(s, ' ');
-    if (end == sv::npos || (space != sv::npos && space < end)) {
-      // "prog[pid]:" at the very end of the line, or no program at all.
-      if (EndsWith(s, ":") && Find(s, ' ') == sv::npos)
-        end = s.size() - 1;
-      else
-        return false;
+    // The tag ends at the first ": ", which is where the first space is, after a colon.
+    size_t end = Find(s, ' ');
+    if (end != sv::npos) {
+      if (end == 0 || s[end - 1] != ':') return false;
+      --end;
+    } else if (EndsWith(s, ":")) {  // "prog[pid]:" at the very end of the line
+      end = s.size() - 1;
+    } else {
+      return false;
     }
     sv tag = s.substr(0, end);
     s.remove_prefix(std::min(end + 2, s.size()));
     size_t bracket = Find(tag, '[');
     sv program = tag.substr(0, bracket);
     if (bracket != sv::npos && EndsWith(tag, "]")) {
-      ToNumber(tag.substr(bracket + 1, tag.size() - bracket - 2), &e_->pid);
+      Number(tag.substr(bracket + 1, tag.size() - bracket - 2), &e_->pid);
     }
     e_->program = Sp(program);
     size_t slash = FindLast(program, '/');
@@ -436,7 +521,7 @@ class LineParser {
       if (close != sv::npos) {
         sv inside = tag.substr(paren + 1, close - paren - 1);
         int32_t pid;
-        if (ToNumber(inside, &pid)) {
+        if (Number(inside, &pid)) {
           e_->pid = pid;
         } else {
           e_->user = Sp(inside);
@@ -448,14 +533,13 @@ class LineParser {
     if (last_open != sv::npos && EndsWith(tag, ">")) {
       sv inner = tag.substr(last_open + 1, tag.size() - last_open - 2);
       int32_t pid;
-      if (ToNumber(inner, &pid)) {
+      if (Number(inner, &pid)) {
         e_->pid = pid;
       } else {
         e_->session = Sp(inner);
         size_t first_open = Find(tag, '<');
         if (first_open != last_open) {
-          ToNumber(tag.substr(first_open + 1, Find(tag, '>', first_open) - first_open - 1),
-                   &e_->pid);
+          Number(tag.substr(first_open + 1, Find(tag, '>', first_open) - first_open - 1), &e_->pid);
         }
       }
     }
@@ -498,9 +582,10 @@ class LineParser {
       PostfixWarning(s, service);
       return;
     }
-    // "QID: rest" or "NOQUEUE: rest"
-    size_t colon = Find(s, ": ");
-    if (colon != sv::npos) {
+    // "QID: rest" or "NOQUEUE: rest": the first word, ending in a colon.
+    size_t colon = Find(s, ' ');
+    if (colon != sv::npos && colon > 0 && s[colon - 1] == ':') {
+      --colon;
       sv head = s.substr(0, colon);
       if (Is(head, "NOQUEUE")) {
         s.remove_prefix(colon + 2);
@@ -578,7 +663,7 @@ class LineParser {
     *ip = Sp(text.substr(open + 1, close - open - 1));
     sv after = text.substr(close + 1);
     if (Consume(after, ":") && port != nullptr) {
-      ToNumber(UpTo(after, ' '), port);
+      Number(UpTo(after, ' '), port);
     }
     return true;
   }
@@ -842,7 +927,7 @@ class LineParser {
         if (Is(key, "from"))
           e_->from = Sp(value);
         else if (Is(key, "size"))
-          ToNumber(value, &e_->size);
+          Number(value, &e_->size);
         break;
       case 5:
         if (Is(key, "relay"))
@@ -850,7 +935,7 @@ class LineParser {
         else if (Is(key, "delay"))
           ToFloat(value, &e_->delay);
         else if (Is(key, "nrcpt"))
-          ToNumber(value, &e_->nrcpt);
+          Number(value, &e_->nrcpt);
         break;
       case 6:
         if (Is(key, "client")) {
@@ -923,37 +1008,34 @@ class LineParser {
       ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
     } else if (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ") ||
                StartsWith(s, "too many errors after ") ||
-               StartsWith(s, "improper command pipelining after ") ||
-               (Is(service, "smtpd") && Find(s, " after ") != sv::npos &&
-                Find(s, " from ") != sv::npos)) {
+               StartsWith(s, "improper command pipelining after ")) {
+      e_->kind = Kind::kLostConnection;
+      FromClient(s);
+    } else if (Is(service, "postscreen") || Is(service, "dnsblog")) {
+      // Most lines of a busy server; none of them is about TLS or an outgoing connection.
+      if (IsStatistics(s)) {
+        Statistics(s);
+      } else if (Is(service, "dnsblog") && StartsWith(s, "addr ")) {
+        e_->kind = Kind::kPostscreen;
+        e_->client_ip = Sp(UpTo(s.substr(5), ' '));
+      } else {
+        e_->kind = Kind::kPostscreen;
+        Postscreen(s);
+      }
+    } else if (Find(s, " TLS connection established ") != sv::npos) {
+      Tls(s);
+    } else if (Is(service, "smtpd") && Find(s, " after ") != sv::npos &&
+               Find(s, " from ") != sv::npos) {
       // Client protocol trouble: "bare <LF> received after CONNECT from host[ip]" and kin.
       e_->kind = Kind::kLostConnection;
       FromClient(s);
-    } else if (Find(s, " TLS connection established ") != sv::npos) {
-      Tls(s);
     } else if (ConnectFailure(s)) {
-    } else if (StartsWith(s, "statistics: ") || StartsWith(s, "cache ")) {
-      e_->kind = Kind::kStatistics;
-      // anvil: "... for (smtp:192.0.2.1) at ..."
-      size_t open = Find(s, " for (");
-      if (open != sv::npos) {
-        sv inside = UpTo(s.substr(open + 6), ')');
-        // "(service:ip)"; the service may itself be "127.0.0.1:2525".
-        size_t last = FindLast(inside, ':');
-        sv tail = last == sv::npos ? sv() : inside.substr(last + 1);
-        if (Find(tail, '.') != sv::npos) {
-          e_->client_ip = Sp(tail);
-        } else if (size_t first = Find(inside, ':'); first != sv::npos) {
-          e_->client_ip = Sp(inside.substr(first + 1));  // IPv6
-        }
-      }
-    } else if (Is(service, "dnsblog") && StartsWith(s, "addr ")) {
-      e_->kind = Kind::kPostscreen;
-      e_->client_ip = Sp(UpTo(s.substr(5), ' '));
+    } else if (IsStatistics(s)) {
+      Statistics(s);
     } else if (Is(service, "master") || Is(service, "postfix-script") || Is(service, "postfix")) {
       e_->kind = Kind::kDaemon;
-    } else if (Is(service, "postscreen") || Is(service, "dnsblog") || Is(service, "tlsproxy")) {
-      e_->kind = Is(service, "tlsproxy") ? Kind::kTls : Kind::kPostscreen;
+    } else if (Is(service, "tlsproxy")) {
+      e_->kind = Kind::kTls;
       Postscreen(s);
     } else if (Is(service, "postsuper") && StartsWith(s, "Deleted: ")) {
       e_->kind = Kind::kDelete;
@@ -975,6 +1057,27 @@ class LineParser {
     }
   }
 
+  static bool IsStatistics(sv s) {
+    return StartsWith(s, "statistics: ") || StartsWith(s, "cache ");
+  }
+
+  // anvil's and the caches' statistics: "... for (smtp:192.0.2.1) at ..."
+  void Statistics(sv s) {
+    e_->kind = Kind::kStatistics;
+    size_t open = Find(s, " for (");
+    if (open != sv::npos) {
+      sv inside = UpTo(s.substr(open + 6), ')');
+      // "(service:ip)"; the service may itself be "127.0.0.1:2525".
+      size_t last = FindLast(inside, ':');
+      sv tail = last == sv::npos ? sv() : inside.substr(last + 1);
+      if (Find(tail, '.') != sv::npos) {
+        e_->client_ip = Sp(tail);
+      } else if (size_t first = Find(inside, ':'); first != sv::npos) {
+        e_->client_ip = Sp(inside.substr(first + 1));  // IPv6
+      }
+    }
+  }
+
   // "CONNECT from [ip]:port to [ip]:25", "PASS NEW [ip]:port", "DNSBL rank 3 for [ip]:port"
   void Postscreen(sv s) {
     size_t open = Find(s, '[');
@@ -982,7 +1085,7 @@ class LineParser {
     if (open == sv::npos || close == sv::npos || close < open) return;
     e_->client_ip = Sp(s.substr(open + 1, close - open - 1));
     sv after = s.substr(close + 1);
-    if (Consume(after, ":")) ToNumber(UpTo(UpTo(after, ' '), ':'), &e_->client_port);
+    if (Consume(after, ":")) Number(UpTo(UpTo(after, ' '), ':'), &e_->client_port);
     if (StartsWith(s, "CONNECT from ")) e_->kind = Kind::kConnect;
   }
 
@@ -1071,7 +1174,7 @@ class LineParser {
       else if (Is(key, "session"))
         e_->session = Sp(value);
       else if (Is(key, "rport"))
-        ToNumber(value, &e_->client_port);
+        Number(value, &e_->client_port);
       while (!s.empty() && (s.front() == ',' || s.front() == ' ')) s.remove_prefix(1);
     }
   }
@@ -1276,7 +1379,7 @@ Parser::Parser(std::chrono::system_clock::time_point reference) {
   reference_month_ = tm.tm_mon + 1;
 }
 
-void Parser::Parse(std::string_view line, LogEvent* event) {
+void Parser::Parse(std::string_view line, LogEvent* event, bool plain) {
   event->Clear();
   if (line.size() > kMaxLine) {
     line = line.substr(0, kMaxLine);
@@ -1284,7 +1387,7 @@ void Parser::Parse(std::string_view line, LogEvent* event) {
   }
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   event->raw.assign(line);
-  event->invalid_utf8 = !ValidUtf8(line);
+  event->invalid_utf8 = !plain && !ValidUtf8(line);
   try {
     LineParser(event, reference_year_, reference_month_, &stamp_cache_).Run();
   } catch (const std::exception&) {

@@ -15,13 +15,17 @@
 namespace mailfleet::parse {
 
 // What the last line's timestamp was read as, for the next line to reuse: a classic syslog
-// timestamp ("Nov 29 00:54:25") and its time, and an ISO 8601 date ("2023-03-14") and its day.
+// timestamp ("Nov 29 00:54:25") and its time; an ISO 8601 date and time to the minute
+// ("2023-03-14T00:00") and its time; and an ISO 8601 zone ("+01:00") and its offset.
 struct StampCache {
   char stamp[15] = {};
   int64_t time_us = 0;  // 0: no classic timestamp yet
-  char iso_date[10] = {};
-  int64_t iso_days = 0;
-  bool iso_days_valid = false;
+  char iso_minute[16] = {};
+  int64_t iso_minute_us = 0;  // the minute's start, before the zone's offset
+  bool iso_minute_valid = false;
+  char zone[6] = {};
+  int64_t zone_offset_s = 0;
+  bool zone_valid = false;
 };
 
 class Parser {
@@ -34,7 +38,9 @@ class Parser {
   // Fills `event` (cleared first) from one line without its newline. Lines longer than
   // kMaxLine are cut there and flagged truncated. Thread-compatible: one Parser per thread
   // (it keeps the last line's timestamp to reuse).
-  void Parse(std::string_view line, LogEvent* event);
+  // `plain`: the caller knows the line to be ASCII without NUL (LineSplitter::plain()), so
+  // it is not checked for valid UTF-8 again.
+  void Parse(std::string_view line, LogEvent* event, bool plain = false);
 
   static constexpr size_t kMaxLine = 1 << 20;
 

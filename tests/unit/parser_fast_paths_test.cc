@@ -1,13 +1,16 @@
 // The parser's fast paths against their plain equivalents: the inline byte and substring
-// search against std::string_view::find, the UTF-8 check's word and vector steps, and the
+// search against std::string_view::find, the UTF-8 check's word and vector steps and the
+// line splitter's ASCII flag, numbers read 8 digits at a time against from_chars, and the
 // timestamp caches against parsing each line alone.
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <chrono>
 #include <random>
 #include <string>
 
 #include "common/parse/find.h"
+#include "common/parse/line_splitter.h"
 #include "common/parse/parser.h"
 #include "common/parse/utf8.h"
 
@@ -104,6 +107,16 @@ TEST(ParserStampCacheTest, ConsecutiveLinesGetTheTimesEachHasAlone) {
       "2023-03-15T00:00:00.5-02:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
       "2023-03-15 00:00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
       "2024-02-29T12:00:00.000001+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:00:59.000001+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:01:00.000001+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:01:00.000002+0530 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:01:00.000003+05:30 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:01:00.000004-05:30 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2024-02-29T12:01:00.000005 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2016-12-31T23:59:60.5+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2016-12-31T23:59:59.5+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2017-01-01T00:00:00,25+00:00 h postfix/smtpd[2]: connect from a[192.0.2.1]",
+      "2017-01-01 00:00:01 h postfix/smtpd[2]: connect from a[192.0.2.1]",
       "Nov 29 00:54:25 h1 postfix/qmgr[1]: 4C598106183: removed",
   };
   Parser parser(reference);
@@ -115,6 +128,14 @@ TEST(ParserStampCacheTest, ConsecutiveLinesGetTheTimesEachHasAlone) {
     EXPECT_NE(e.time_us, 0) << line;
     EXPECT_EQ(e.Get(e.host), alone.Get(alone.host)) << line;
   }
+  // After a line of the same minute, seconds that are no seconds still make no time.
+  for (string_view bad : {"2017-01-01T00:00:7x h postfix/smtpd[2]: connect from a[192.0.2.1]",
+                          "2017-01-01T00:00:61 h postfix/smtpd[2]: connect from a[192.0.2.1]"}) {
+    parser.Parse("2017-01-01T00:00:01 h postfix/smtpd[2]: connect from a[192.0.2.1]", &e);
+    parser.Parse(bad, &e);
+    EXPECT_EQ(e.time_us, 0) << bad;
+    EXPECT_EQ(e.time_us, Alone(bad, reference).time_us) << bad;
+  }
   // The cache is keyed on the whole stamp: each differing month, day or second counts.
   parser.Parse(lines[0], &e);
   int64_t nov29 = e.time_us;
@@ -122,6 +143,93 @@ TEST(ParserStampCacheTest, ConsecutiveLinesGetTheTimesEachHasAlone) {
   EXPECT_EQ(e.time_us - nov29, (31 * 86'400 + 1) * int64_t{1'000'000});
   parser.Parse(lines[5], &e);
   EXPECT_EQ(e.time_us - nov29, (86'400 + 1) * int64_t{1'000'000});
+}
+
+// ASCII without NUL, the bytes LineSplitter::plain() vouches for.
+bool Plain(string_view s) {
+  for (char c : s) {
+    if (c == 0 || static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+TEST(LineSplitterTest, PlainTellsWhetherTheLineIsAsciiWithoutNul) {
+  const std::string filler(70, 'x');
+  for (size_t len = 0; len <= 80; ++len) {
+    for (size_t bad = 0; bad <= len; ++bad) {  // bad == len: none
+      for (char odd : {'\0', '\x80', '\xC3', '\xFF'}) {
+        std::string line(len, 'a');
+        if (bad < len) line[bad] = odd;
+        // The line first, then enough after it that its end is found in the vector steps.
+        std::string stream = line + "\n" + filler + "\n";
+        LineSplitter splitter(1 << 20);
+        int n = 0;
+        splitter.Feed(stream, [&](string_view got, uint64_t, bool) {
+          if (n++ == 0) {
+            ASSERT_EQ(got, line);
+            EXPECT_EQ(splitter.plain(), Plain(line)) << "len " << len << " bad " << bad;
+          }
+        });
+        ASSERT_EQ(n, 2);
+      }
+    }
+  }
+  // In chunks of any size, plain() never vouches for a line that is not plain.
+  std::mt19937 rng(7);
+  std::string stream;
+  for (int i = 0; i < 400; ++i) {
+    std::string line(rng() % 90, 'b');
+    if (!line.empty() && rng() % 3 == 0) line[rng() % line.size()] = rng() % 2 ? '\0' : '\xE9';
+    stream += line + "\n";
+  }
+  LineSplitter splitter(1 << 20);
+  size_t lines = 0, vouched = 0;
+  for (size_t at = 0; at < stream.size();) {
+    size_t take = std::min<size_t>(1 + rng() % 200, stream.size() - at);
+    splitter.Feed(string_view(stream).substr(at, take), [&](string_view got, uint64_t, bool) {
+      ++lines;
+      if (splitter.plain()) {
+        ++vouched;
+        EXPECT_TRUE(Plain(got));
+      }
+    });
+    at += take;
+  }
+  EXPECT_EQ(lines, 400u);
+  EXPECT_GT(vouched, 100u);
+}
+
+TEST(ParserNumbersTest, PidsAndPortsOfEveryLengthAgainstFromChars) {
+  const auto reference = std::chrono::system_clock::from_time_t(1'796'000'000);
+  Parser parser(reference);
+  LogEvent e;
+  std::mt19937_64 rng(11);
+  for (int len = 1; len <= 12; ++len) {
+    for (int trial = 0; trial < 40; ++trial) {
+      std::string digits;
+      for (int i = 0; i < len; ++i) digits.push_back(static_cast<char>('0' + rng() % 10));
+      bool junk = trial % 4 == 3;
+      if (junk) digits[rng() % digits.size()] = "a:/ -+"[rng() % 6];
+      std::string line = "2023-03-14T00:00:31.185246+01:00 helga postfix/smtpd[" + digits +
+                         "]: connect from a[192.0.2.1]:" + digits;
+      parser.Parse(line, &e);
+      int32_t pid = 0;
+      uint16_t port = 0;
+      auto [p1, ec1] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+      if (ec1 != std::errc() || p1 != digits.data() + digits.size()) pid = 0;
+      auto [p2, ec2] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      if (ec2 != std::errc() || p2 != digits.data() + digits.size()) port = 0;
+      EXPECT_EQ(e.pid, pid) << line;
+      if (Find(digits, ' ') == string_view::npos) {
+        EXPECT_EQ(e.client_port, port) << line;
+      }
+    }
+  }
+  // A number too near the start of the line for an 8-byte word: read one digit at a time.
+  parser.Parse("h p[5]: x", &e);
+  EXPECT_EQ(e.pid, 5);
+  parser.Parse("h p[5x]: x", &e);
+  EXPECT_EQ(e.pid, 0);
 }
 
 TEST(ParserNumbersTest, APidMustBeAllDigitsAndFitItsType) {
