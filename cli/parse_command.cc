@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -30,20 +32,55 @@ struct Summary {
   uint64_t invalid_utf8 = 0;
   uint64_t by_kind[static_cast<size_t>(Kind::kCount)] = {};
   std::map<std::string, uint64_t, std::less<>> by_service;
-  // Consecutive lines mostly come from the same daemon: skip the map lookup for those.
-  std::map<std::string, uint64_t, std::less<>>::iterator last_service_ = by_service.end();
+  // A log has a handful of services, interleaved: each one's counter is found through a
+  // small table, before the map. A name of up to 16 bytes is compared as two words.
+  struct Recent {
+    size_t size = ~size_t{0};
+    uint64_t head = 0, tail = 0;
+    uint64_t* count = nullptr;
+  };
+  std::array<Recent, 32> recent;
+
+  // name (inside line) as two words, the bytes before it zeroed; false when it is longer than
+  // 16 bytes or ends fewer than 16 bytes into the line.
+  static bool Words(std::string_view line, std::string_view name, uint64_t* head, uint64_t* tail) {
+    const size_t n = name.size();
+    const char* end = name.data() + n;
+    if (std::endian::native != std::endian::little || n > 16 || end - line.data() < 16) {
+      return false;
+    }
+    std::memcpy(head, end - 16, 8);
+    std::memcpy(tail, end - 8, 8);
+    // Little-endian: name is the top n bytes of the 16.
+    if (n <= 8) {
+      *head = 0;
+      *tail = n == 0 ? 0 : *tail & (~uint64_t{0} << (8 * (8 - n)));
+    } else if (n < 16) {
+      *head &= ~uint64_t{0} << (8 * (16 - n));
+    }
+    return true;
+  }
+
+  uint64_t& Count(std::string_view service) {
+    auto it = by_service.find(service);
+    if (it == by_service.end()) it = by_service.emplace(std::string(service), 0).first;
+    return it->second;
+  }
 
   void Add(const parse::LogEvent& e) {
     ++lines;
     ++by_kind[static_cast<size_t>(e.kind)];
     auto service = e.Get(e.service);
-    if (last_service_ == by_service.end() || last_service_->first != service) {
-      last_service_ = by_service.find(service);
-      if (last_service_ == by_service.end()) {
-        last_service_ = by_service.emplace(std::string(service), 0).first;
+    uint64_t head, tail;
+    if (Words(e.raw, service, &head, &tail)) {
+      Recent& r = recent[((tail ^ service.size()) * 0x9E3779B97F4A7C15ull) >> 59];  // 32 slots
+      if (r.count == nullptr || r.size != service.size() || r.head != head || r.tail != tail) {
+        r = {service.size(), head, tail, &Count(service)};
       }
+      ++*r.count;
+    } else {
+      ++Count(service);
     }
-    ++last_service_->second;
     auto program = e.Get(e.program);
     bool mail = program.starts_with("postfix") || program == "dovecot" ||
                 (e.host.empty() && !e.service.empty());
@@ -104,7 +141,7 @@ bool ForEachEvent(const std::string& path, Fn&& fn) {
   parse::LineSplitter splitter(parse::Parser::kMaxLine);
   parse::LogEvent event;
   auto on_line = [&](std::string_view line, uint64_t, bool truncated) {
-    parser.Parse(line, &event);
+    parser.Parse(line, &event, splitter.plain());
     event.truncated = event.truncated || truncated;
     fn(event);
   };
