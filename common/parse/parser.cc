@@ -562,17 +562,28 @@ class LineParser {
   // ---- Postfix --------------------------------------------------------------------------
 
   bool PostfixSeverity(sv& s) {
-    if (Consume(s, "warning: ")) {
-      e_->severity = Severity::kWarning;
-    } else if (Consume(s, "error: ")) {
-      e_->severity = Severity::kError;
-    } else if (Consume(s, "fatal: ")) {
-      e_->severity = Severity::kFatal;
-    } else if (Consume(s, "panic: ")) {
-      e_->severity = Severity::kPanic;
-    } else {
-      return false;
+    Severity severity;
+    switch (s.empty() ? '\0' : s[0]) {  // most messages start otherwise: one test for them
+      case 'w':
+        if (!Consume(s, "warning: ")) return false;
+        severity = Severity::kWarning;
+        break;
+      case 'e':
+        if (!Consume(s, "error: ")) return false;
+        severity = Severity::kError;
+        break;
+      case 'f':
+        if (!Consume(s, "fatal: ")) return false;
+        severity = Severity::kFatal;
+        break;
+      case 'p':
+        if (!Consume(s, "panic: ")) return false;
+        severity = Severity::kPanic;
+        break;
+      default:
+        return false;
     }
+    e_->severity = severity;
     return true;
   }
 
@@ -996,19 +1007,23 @@ class LineParser {
 
   // Lines without a queue id.
   void NoQueueLine(sv s, sv service) {
-    if (StartsWith(s, "proxy-accept: ") || StartsWith(s, "proxy-reject: ")) {
+    // The first few start in lower case; postscreen's verdicts, most lines, in upper case.
+    const bool lower = !s.empty() && s[0] >= 'a' && s[0] <= 'z';
+    if (lower && (StartsWith(s, "proxy-accept: ") || StartsWith(s, "proxy-reject: "))) {
       QueueLine(s, service);
-    } else if (StartsWith(s, "table ") && Find(s, " has changed -- restarting") != sv::npos) {
+    } else if (lower && StartsWith(s, "table ") &&
+               Find(s, " has changed -- restarting") != sv::npos) {
       e_->kind = Kind::kDaemon;
-    } else if (Consume(s, "connect from ")) {
+    } else if (lower && Consume(s, "connect from ")) {
       e_->kind = Kind::kConnect;
       ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
-    } else if (Consume(s, "disconnect from ")) {
+    } else if (lower && Consume(s, "disconnect from ")) {
       e_->kind = Kind::kDisconnect;
       ClientHostIp(UpTo(s, ' '), &e_->client_host, &e_->client_ip, &e_->client_port);
-    } else if (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ") ||
-               StartsWith(s, "too many errors after ") ||
-               StartsWith(s, "improper command pipelining after ")) {
+    } else if (lower &&
+               (StartsWith(s, "lost connection after ") || StartsWith(s, "timeout after ") ||
+                StartsWith(s, "too many errors after ") ||
+                StartsWith(s, "improper command pipelining after "))) {
       e_->kind = Kind::kLostConnection;
       FromClient(s);
     } else if (Is(service, "postscreen") || Is(service, "dnsblog")) {
