@@ -6,6 +6,7 @@
 #include "common/tls.h"
 #include "common/version.h"
 #include "fmt/format.h"
+#include "google/protobuf/arena.h"
 #include "spdlog/spdlog.h"
 
 namespace mailfleet::collector {
@@ -54,7 +55,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
     session_.collector_id = service->options_.collector_id;
     Touch();
     service->AddStream(this);
-    StartRead(&in_);
+    Read();
   }
 
   ~Stream() override {
@@ -68,7 +69,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       return;
     }
     Touch();
-    switch (in_.payload_case()) {
+    switch (in_->payload_case()) {
       case AgentMessage::kHello:
         HandleHello();
         return;
@@ -86,7 +87,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
             grpc::StatusCode::FAILED_PRECONDITION,
             fmt::format("collector {} does not handle {} messages yet; run an agent of the "
                         "same mailfleet version as the collector",
-                        kVersion, PayloadName(in_.payload_case()))));
+                        kVersion, PayloadName(in_->payload_case()))));
     }
   }
 
@@ -197,7 +198,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   void Touch() { last_activity_ = service_->clock_.SteadyNow().time_since_epoch().count(); }
 
   void HandleHello() {
-    const auto& hello = in_.hello();
+    const auto& hello = in_->hello();
     if (registered_) {
       FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a stream takes one Hello only"));
       return;
@@ -256,7 +257,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       AgentService* service = service_;
       service->Register(this);
       if (service->on_registered_) service->on_registered_();
-      StartRead(&in_);  // last: once a read is pending, this Stream may end at any time
+      Read();  // last: once a read is pending, this Stream may end at any time
     });
   }
 
@@ -267,11 +268,11 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       return;
     }
     auto heartbeat =
-        std::make_shared<mailfleet::v1::Heartbeat>(std::move(*in_.mutable_heartbeat()));
+        std::make_shared<mailfleet::v1::Heartbeat>(std::move(*in_->mutable_heartbeat()));
     service_->queue_.Post([this, heartbeat] {
       absl::Status s = service_->store_.TouchHost(session_, service_->clock_.Now(), *heartbeat);
       if (!s.ok()) spdlog::warn("agent {}: heartbeat not recorded: {}", session_.host, s.message());
-      StartRead(&in_);
+      Read();
     });
   }
 
@@ -281,9 +282,9 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
                               "the first message of a stream must be Hello"));
       return;
     }
-    // The batch is moved out of in_ so the next read can reuse it. Reading goes on while the
+    // The batch keeps its arena (the next read takes a new one). Reading goes on while the
     // store works, up to kReadAhead waiting batches (see Group).
-    auto batch = std::make_shared<mailfleet::v1::LogBatch>(std::move(*in_.mutable_log_batch()));
+    std::shared_ptr<mailfleet::v1::LogBatch> batch(arena_, in_->mutable_log_batch());
     std::vector<std::function<void()>> tasks;
     bool read = true;
     bool resume = false;  // never: this is the read chain
@@ -304,7 +305,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       }
     }
     for (auto& t : tasks) service_->queue_.Post(std::move(t));
-    if (read) StartRead(&in_);
+    if (read) Read();
   }
 
   // Log batches are stored in groups: a group takes the batches waiting when it starts (at
@@ -380,7 +381,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       StartGroupsLocked(&tasks, &resume);
     }
     for (auto& t : tasks) service_->queue_.Post(std::move(t));
-    if (resume) StartRead(&in_);
+    if (resume) Read();
   }
 
   // A later group's lines, stored while the first commits. Commits itself when its turn
@@ -481,7 +482,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
         destroy = groups_.empty() && done_;
       }
       for (auto& t : tasks) service_->queue_.Post(std::move(t));
-      if (resume) StartRead(&in_);
+      if (resume) Read();
       if (destroy) {
         delete this;
         return;
@@ -498,7 +499,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
       return;
     }
     auto result =
-        std::make_shared<mailfleet::v1::CommandResult>(std::move(*in_.mutable_command_result()));
+        std::make_shared<mailfleet::v1::CommandResult>(std::move(*in_->mutable_command_result()));
     service_->queue_.Post([this, result] {
       // The stream's own host: an agent can settle only its own targets.
       absl::Status s =
@@ -507,7 +508,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
         spdlog::error("agent {}: result of command {} not stored: {}", session_.host,
                       result->command_id(), s.message());
       }
-      StartRead(&in_);
+      Read();
     });
   }
 
@@ -517,7 +518,21 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   Session session_;
   bool registered_ = false;
   std::atomic<int64_t> last_activity_{0};
-  AgentMessage in_;
+  // Starts the next read, into a message on an arena of its own: a LogBatch's thousands of
+  // events and their repeated fields then take a few large blocks, freed together when the
+  // batch is done, rather than a malloc and a free each. The message read before is then
+  // freed, unless its batch holds its arena.
+  void Read() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 64 << 10;
+    options.max_block_size = 1 << 20;
+    arena_ = std::make_shared<google::protobuf::Arena>(options);
+    in_ = google::protobuf::Arena::CreateMessage<AgentMessage>(arena_.get());
+    StartRead(in_);
+  }
+
+  std::shared_ptr<google::protobuf::Arena> arena_;  // the read chain's: see Read
+  AgentMessage* in_ = nullptr;
 
   // Log batches read ahead of the store, and the groups being stored (see Group).
   static constexpr size_t kReadAhead = 24;
