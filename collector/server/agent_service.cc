@@ -525,7 +525,7 @@ class AgentService::Stream final : public grpc::ServerBidiReactor<AgentMessage, 
   void Read() {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 64 << 10;
-    options.max_block_size = 1 << 20;
+    options.max_block_size = 256 << 10;  // what a batch leaves unused stays small
     arena_ = std::make_shared<google::protobuf::Arena>(options);
     in_ = google::protobuf::Arena::CreateMessage<AgentMessage>(arena_.get());
     StartRead(in_);
