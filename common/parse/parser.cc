@@ -473,7 +473,7 @@ class LineParser {
   }
 
   // "postfix/smtpd[123]: rest" (pid optional).
-  bool Program(sv& s) {
+  [[gnu::always_inline]] bool Program(sv& s) {
     // The tag ends at the first ": ", which is where the first space is, after a colon.
     size_t end = Find(s, ' ');
     if (end != sv::npos) {
@@ -561,7 +561,7 @@ class LineParser {
 
   // ---- Postfix --------------------------------------------------------------------------
 
-  bool PostfixSeverity(sv& s) {
+  [[gnu::always_inline]] bool PostfixSeverity(sv& s) {
     Severity severity;
     switch (s.empty() ? '\0' : s[0]) {  // most messages start otherwise: one test for them
       case 'w':
