@@ -1100,8 +1100,18 @@ class LineParser {
     if (open == sv::npos || close == sv::npos || close < open) return;
     e_->client_ip = Sp(s.substr(open + 1, close - open - 1));
     sv after = s.substr(close + 1);
-    if (Consume(after, ":")) Number(UpTo(UpTo(after, ' '), ':'), &e_->client_port);
-    if (StartsWith(s, "CONNECT from ")) e_->kind = Kind::kConnect;
+    if (Consume(after, ":")) {
+      // The port: the digits up to a space, a colon or the end (anything else: no port).
+      size_t digits = 0;
+      while (digits < after.size() && IsDigit(after[digits])) ++digits;
+      if (digits == after.size() || after[digits] == ' ' || after[digits] == ':') {
+        Number(after.substr(0, digits), &e_->client_port);
+      }
+    }
+    constexpr sv kConnect = "CONNECT from ";
+    if (s.size() >= kConnect.size() && SameBytes<kConnect.size()>(s.data(), kConnect.data())) {
+      e_->kind = Kind::kConnect;
+    }
   }
 
   // "Anonymous TLS connection established from host[ip]: TLSv1.3 with cipher X (256/256 bits)"
