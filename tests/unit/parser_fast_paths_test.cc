@@ -8,6 +8,8 @@
 #include <chrono>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/parse/find.h"
 #include "common/parse/line_splitter.h"
@@ -197,6 +199,38 @@ TEST(LineSplitterTest, PlainTellsWhetherTheLineIsAsciiWithoutNul) {
   }
   EXPECT_EQ(lines, 400u);
   EXPECT_GT(vouched, 100u);
+}
+
+// Each way of finding a line's end (the one this processor takes, and each it may take)
+// against a byte loop: the same end, and `plain` only for a line that is.
+TEST(LineSplitterTest, EveryLineEndSearchAgainstAByteLoop) {
+  using Search = size_t (*)(string_view, bool*);
+  std::vector<std::pair<const char*, Search>> searches = {{"chosen", &LineSplitter::FindLineEnd},
+                                                          {"sse2", &LineSplitter::FindLineEndSse2}};
+#if MAILFLEET_AVX2_DISPATCH
+  if (__builtin_cpu_supports("avx2")) searches.push_back({"avx2", &LineSplitter::FindLineEndAvx2});
+#endif
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 4000; ++trial) {
+    std::string s(rng() % 140, 'x');
+    for (char& c : s) c = static_cast<char>(' ' + rng() % 90);
+    if (!s.empty() && rng() % 2) s[rng() % s.size()] = '\n';
+    if (!s.empty() && rng() % 3 == 0) s[rng() % s.size()] = "\0\x80\xC3\xFF"[rng() % 4];
+    size_t want = s.find('\n');
+    bool want_plain = want != string_view::npos && Plain(string_view(s).substr(0, want));
+    for (auto [name, search] : searches) {
+      bool plain = true;
+      size_t got = search(s, &plain);
+      ASSERT_EQ(got, want) << name << " on trial " << trial;
+      if (got != string_view::npos && plain) {
+        EXPECT_TRUE(want_plain) << name << " " << trial;
+      }
+      // A line whose end is within the vector steps is known either way.
+      if (got != string_view::npos && s.size() >= 64 && got < 32) {
+        EXPECT_EQ(plain, want_plain) << name << " " << trial;
+      }
+    }
+  }
 }
 
 TEST(ParserNumbersTest, PidsAndPortsOfEveryLengthAgainstFromChars) {
