@@ -562,29 +562,18 @@ class LineParser {
   // ---- Postfix --------------------------------------------------------------------------
 
   [[gnu::always_inline]] bool PostfixSeverity(sv& s) {
-    Severity severity;
-    switch (s.empty() ? '\0' : s[0]) {  // most messages start otherwise: one test for them
-      case 'w':
-        if (!Consume(s, "warning: ")) return false;
-        severity = Severity::kWarning;
-        break;
-      case 'e':
-        if (!Consume(s, "error: ")) return false;
-        severity = Severity::kError;
-        break;
-      case 'f':
-        if (!Consume(s, "fatal: ")) return false;
-        severity = Severity::kFatal;
-        break;
-      case 'p':
-        if (!Consume(s, "panic: ")) return false;
-        severity = Severity::kPanic;
-        break;
-      default:
-        return false;
+    static constexpr std::pair<sv, Severity> kSeverities[] = {{"warning: ", Severity::kWarning},
+                                                              {"error: ", Severity::kError},
+                                                              {"fatal: ", Severity::kFatal},
+                                                              {"panic: ", Severity::kPanic}};
+    if (s.empty() || s[0] < 'e' || s[0] > 'w') return false;  // most messages: one test
+    for (const auto& [word, severity] : kSeverities) {
+      if (Consume(s, word)) {
+        e_->severity = severity;
+        return true;
+      }
     }
-    e_->severity = severity;
-    return true;
+    return false;
   }
 
   void Postfix(sv s) {
