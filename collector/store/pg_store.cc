@@ -26,13 +26,15 @@ namespace {
 constexpr int64_t kMigrationLockKey = 0x6d61696c666c74;  // "mailflt"
 
 // An ingest transaction's id floor (see FollowEvents), as a shared advisory lock on two int4
-// keys: "MF" and the floor's high 16 bits in the first, its low 32 bits in the second. Other
-// advisory locks (one bigint key) never look like one.
+// keys. The floor is rounded down to a multiple of 65,536 (a lower floor only makes a look
+// read a little more) and its remaining 48 bits are split: "MF" plus the high 16 in the
+// first key, the low 32 in the second. Other advisory locks (one bigint key) never look
+// like one.
 constexpr const char* kPublishIdFloor = R"sql(
-    SELECT pg_advisory_xact_lock_shared((1296433152 + (v >> 32))::int4, v::bit(32)::int4)
+    SELECT pg_advisory_xact_lock_shared((1296433152 + (v >> 48))::int4, (v >> 16)::bit(32)::int4)
       FROM (SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0) AS v) s)sql";
 constexpr const char* kHeldIdFloors = R"sql(
-    SELECT min(((classid::bigint - 1296433152) << 32) | objid::bigint) FROM pg_locks
+    SELECT min((((classid::bigint - 1296433152) << 32) | objid::bigint) << 16) FROM pg_locks
      WHERE locktype = 'advisory' AND objsubid = 2
        AND classid::bigint BETWEEN 1296433152 AND 1296433152 + 65535
        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))sql";
@@ -55,7 +57,7 @@ std::string_view SpanColumn(std::string_view field) {
 const std::string& EventColumns() {
   static const std::string* columns = [] {
     auto* c = new std::string(
-        "time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
+        "id, time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
         "relay_port, delay, delays, size, nrcpt, truncated, invalid_utf8, raw, raw_bytes");
     for (const auto& f : parse::kSpanFields) {
       if (!SpanColumn(f.name).empty()) *c += fmt::format(", {}", SpanColumn(f.name));
@@ -64,6 +66,9 @@ const std::string& EventColumns() {
   }();
   return *columns;
 }
+
+// The ids each nextval of events_id_seq reserves: its INCREMENT (0007_events_id_blocks.sql).
+constexpr size_t kIdBlock = 65536;
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 
@@ -165,11 +170,12 @@ bool OnCharBoundaries(std::string_view raw, size_t pos, size_t len) {
 }
 
 // One binary COPY row for the event, in EventColumns() order.
-void AppendRow(const std::string& host, const std::string& source_id,
+void AppendRow(int64_t id, const std::string& host, const std::string& source_id,
                const mailfleet::v1::LogEvent& e, int64_t received_us, BinaryCopyWriter& w) {
-  static const int16_t kFields = static_cast<int16_t>(18 + StoredSpans().size());
+  static const int16_t kFields = static_cast<int16_t>(19 + StoredSpans().size());
   const std::string& raw = e.raw();
   w.Row(kFields);
+  w.Int64(id);
   w.Timestamp(EventTime(e, received_us));
   w.Timestamp(received_us);
   w.SafeText(host);
@@ -669,8 +675,27 @@ class PgStore::Ingest final : public Store::PendingIngest {
     }
   }
 
+  // Reserves ids for up to `rows` lines, in blocks (see 0007_events_id_blocks.sql). Called
+  // after Begin published the floor: every block is above it.
+  void ReserveIds(size_t rows) {
+    id_blocks_.clear();
+    if (rows == 0) return;
+    RawResult r = conn_->Exec("SELECT nextval('events_id_seq') FROM generate_series(1, $1)",
+                              {std::to_string((rows + kIdBlock - 1) / kIdBlock)});
+    for (int i = 0; i < r.rows(); ++i) id_blocks_.push_back(std::stoll(std::string(r.Get(i, 0))));
+  }
+
+  // The id of the n-th line (from 0) copied in this transaction.
+  int64_t IdOf(size_t n) const {
+    return id_blocks_[n / kIdBlock] + static_cast<int64_t>(n % kIdBlock);
+  }
+
   // COPYs the lines beyond each source's start watermark.
   void CopyLines() {
+    size_t offered = 0;
+    for (const auto* batch : batches_) offered += static_cast<size_t>(batch->events_size());
+    ReserveIds(offered);
+    size_t copied = 0;
     derive_rows_.clear();
     derive_count_ = 0;
     for (auto& [id, st] : sources_) st.inserted = st.duplicates = st.last_time = 0;
@@ -691,7 +716,7 @@ class PgStore::Ingest final : public Store::PendingIngest {
           ++st.duplicates;
           continue;
         }
-        AppendRow(host_, batch->source_id(), e, received_us_, writer);
+        AppendRow(IdOf(copied++), host_, batch->source_id(), e, received_us_, writer);
         if (rows.size() >= kChunk) {
           conn_->CopyPut(rows);
           rows.clear();
@@ -770,6 +795,7 @@ class PgStore::Ingest final : public Store::PendingIngest {
   std::map<std::string, SourceState> sources_;  // by source id: the order rows are locked in
   std::string derive_rows_;                     // COPY text for derive_batch
   int derive_count_ = 0;
+  std::vector<int64_t> id_blocks_;  // the first id of each block reserved, in order
 };
 
 namespace {
@@ -999,8 +1025,9 @@ absl::StatusOr<std::vector<mailfleet::v1::StoredEvent>> PgStore::QueryEvents(
 // still commit later. So each look runs in a repeatable-read snapshot and shows the lines
 // that the previous look's snapshot did not see, among the ids above a floor under which no
 // line still to commit can be:
-//  - every ingest transaction, before it copies, holds a shared advisory lock whose key is the
-//    sequence's value at that moment (kPublishIdFloor): all its ids are above that key;
+//  - every ingest transaction, before it reserves its ids, holds a shared advisory lock whose
+//    key is the sequence's value at that moment, rounded down (kPublishIdFloor): all its ids
+//    are above that key;
 //  - before taking its snapshot, a look reads the sequence's value, then the keys held; the
 //    next floor is the least of them. A transaction the look did not find locked took its
 //    lock, and so its ids, after the look read the sequence.

@@ -288,6 +288,26 @@ std::vector<std::string> Raws(const absl::StatusOr<std::vector<mailfleet::v1::St
   return raws;
 }
 
+// A transaction's lines are numbered from blocks of ids reserved with one nextval each: more
+// lines than a block holds take two blocks, every id is used once, and ids grow with the
+// lines' order and from one transaction to the next.
+TEST_F(IngestTest, LargeTransactionsNumberLinesFromSeveralIdBlocks) {
+  EXPECT_EQ(QueryOne("SELECT increment_by FROM pg_sequences WHERE sequencename = 'events_id_seq'"),
+            "65536");
+  auto lines = Lines(1, 70'000);
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("big", 0, lines), now_).ok());
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT id) FROM events"), "70000");
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM (SELECT id - lag(id) OVER (ORDER BY end_offset) AS step "
+                     "FROM events) s WHERE step <= 0"),
+            "0");
+  auto more = Lines(70'001, 70'003);
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("small", 0, more), now_).ok());
+  EXPECT_EQ(QueryOne("SELECT min(id) > (SELECT max(id) FROM events WHERE source_id = 'big') "
+                     "FROM events WHERE source_id = 'small'"),
+            "t");
+  EXPECT_EQ(QueryOne("SELECT count(DISTINCT id) FROM events"), "70003");
+}
+
 // `logs --follow` shows the lines that commit after it starts, each once; ids of batches
 // that never committed leave gaps in the sequence.
 TEST_F(IngestTest, FollowingShowsOnlyLaterLinesOnce) {
