@@ -108,27 +108,14 @@ void CopyTimeFormatter::Append(int64_t time_us, std::string* out) {
 
 void BinaryCopyWriter::Header() {
   static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with its NUL
-  out_->append(kSignature, sizeof kSignature);
-  Be32(0);  // flags
-  Be32(0);  // header extension length
+  char* p = Room(sizeof kSignature + 8);
+  std::memcpy(p, kSignature, sizeof kSignature);
+  PutBe32(p + sizeof kSignature, 0);      // flags
+  PutBe32(p + sizeof kSignature + 4, 0);  // header extension length
 }
 
-void BinaryCopyWriter::Be16(uint16_t v) {
-  v = __builtin_bswap16(v);
-  out_->append(reinterpret_cast<const char*>(&v), 2);
-}
-void BinaryCopyWriter::Be32(uint32_t v) {
-  v = __builtin_bswap32(v);
-  out_->append(reinterpret_cast<const char*>(&v), 4);
-}
-void BinaryCopyWriter::Be64(uint64_t v) {
-  v = __builtin_bswap64(v);
-  out_->append(reinterpret_cast<const char*>(&v), 8);
-}
-
-void BinaryCopyWriter::Text(std::string_view valid) {
-  Be32(static_cast<uint32_t>(valid.size()));
-  out_->append(valid);
+void BinaryCopyWriter::Grow(size_t n) {
+  buffer_.resize(std::max({2 * buffer_.size(), size_ + n, size_t{64 * 1024}}));
 }
 
 void BinaryCopyWriter::SafeText(std::string_view any) {
@@ -139,39 +126,16 @@ void BinaryCopyWriter::SafeText(std::string_view any) {
   }
 }
 
-void BinaryCopyWriter::Bool(bool v) {
-  Be32(1);
-  out_->push_back(v ? 1 : 0);
-}
-void BinaryCopyWriter::Int32(int32_t v) {
-  Be32(4);
-  Be32(static_cast<uint32_t>(v));
-}
-void BinaryCopyWriter::Int64(int64_t v) {
-  Be32(8);
-  Be64(static_cast<uint64_t>(v));
-}
-void BinaryCopyWriter::Float4(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  Be32(4);
-  Be32(bits);
-}
-
 void BinaryCopyWriter::Float4Array(const float* values, int n) {
   constexpr uint32_t kFloat4Oid = 700;
-  Be32(static_cast<uint32_t>(20 + 8 * n));  // the array's own header, then each element
-  Be32(1);                                  // dimensions
-  Be32(0);                                  // no NULL elements
-  Be32(kFloat4Oid);
-  Be32(static_cast<uint32_t>(n));  // length of the dimension
-  Be32(1);                         // its lower bound
+  char* p = Room(24);
+  PutBe32(p, static_cast<uint32_t>(20 + 8 * n));  // the array's own header, then each element
+  PutBe32(p + 4, 1);                              // dimensions
+  PutBe32(p + 8, 0);                              // no NULL elements
+  PutBe32(p + 12, kFloat4Oid);
+  PutBe32(p + 16, static_cast<uint32_t>(n));  // length of the dimension
+  PutBe32(p + 20, 1);                         // its lower bound
   for (int i = 0; i < n; ++i) Float4(values[i]);
-}
-
-void BinaryCopyWriter::Timestamp(int64_t unix_us) {
-  constexpr int64_t kPostgresEpochUs = 946'684'800'000'000;  // 2000-01-01 UTC
-  Int64(unix_us - kPostgresEpochUs);
 }
 
 }  // namespace mailfleet::collector

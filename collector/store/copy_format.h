@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -35,28 +36,81 @@ class CopyTimeFormatter {
 // PostgreSQL's binary COPY format: a header, then per row its field count and each field as
 // a length and its bytes (length -1: NULL); numbers big-endian. The server checks text
 // fields for valid UTF-8, so Text takes only what FitsTextColumn accepts; SafeText mends the
-// rest.
+// rest. The writer keeps the bytes in a buffer of its own, written into in place: a bulk
+// load writes some 60 fields a line, and a std::string append call for each took more of
+// the collector than the rest of the row.
 class BinaryCopyWriter {
  public:
-  explicit BinaryCopyWriter(std::string* out) : out_(out) {}
+  // With room for `capacity` bytes before the buffer grows.
+  explicit BinaryCopyWriter(size_t capacity = 0) : buffer_(capacity, '\0') {}
+
+  // What was written since the last Clear().
+  std::string_view written() const { return {buffer_.data(), size_}; }
+  size_t size() const { return size_; }
+  void Clear() { size_ = 0; }
+
   void Header();
-  void Row(int16_t fields) { Be16(static_cast<uint16_t>(fields)); }
-  void Null() { Be32(0xFFFFFFFFu); }
-  void Text(std::string_view valid);
+  void Row(int16_t fields) { PutBe16(Room(2), static_cast<uint16_t>(fields)); }
+  void Null() { PutBe32(Room(4), 0xFFFFFFFFu); }
+  void Text(std::string_view valid) {
+    char* p = Room(4 + valid.size());
+    PutBe32(p, static_cast<uint32_t>(valid.size()));
+    if (!valid.empty()) std::memcpy(p + 4, valid.data(), valid.size());
+  }
   void SafeText(std::string_view any);
   void Bytes(std::string_view bytes) { Text(bytes); }
-  void Bool(bool v);
-  void Int32(int32_t v);
-  void Int64(int64_t v);
-  void Float4(float v);
-  void Float4Array(const float* values, int n);  // real[], one dimension, no NULLs
-  void Timestamp(int64_t unix_us);               // timestamptz
+  void Bool(bool v) {
+    char* p = Room(5);
+    PutBe32(p, 1);
+    p[4] = v ? 1 : 0;
+  }
+  void Int32(int32_t v) {
+    char* p = Room(8);
+    PutBe32(p, 4);
+    PutBe32(p + 4, static_cast<uint32_t>(v));
+  }
+  void Int64(int64_t v) {
+    char* p = Room(12);
+    PutBe32(p, 8);
+    PutBe64(p + 4, static_cast<uint64_t>(v));
+  }
+  void Float4(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    char* p = Room(8);
+    PutBe32(p, 4);
+    PutBe32(p + 4, bits);
+  }
+  void Float4Array(const float* values, int n);                // real[], one dimension, no NULLs
+  void Timestamp(int64_t unix_us) {                            // timestamptz
+    constexpr int64_t kPostgresEpochUs = 946'684'800'000'000;  // 2000-01-01 UTC
+    Int64(unix_us - kPostgresEpochUs);
+  }
 
  private:
-  void Be16(uint16_t v);
-  void Be32(uint32_t v);
-  void Be64(uint64_t v);
-  std::string* out_;
+  static void PutBe16(char* p, uint16_t v) {
+    v = __builtin_bswap16(v);
+    std::memcpy(p, &v, 2);
+  }
+  static void PutBe32(char* p, uint32_t v) {
+    v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
+  }
+  static void PutBe64(char* p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+  }
+  // n bytes at the end of what was written, to be filled in.
+  char* Room(size_t n) {
+    if (buffer_.size() - size_ < n) Grow(n);
+    char* p = buffer_.data() + size_;
+    size_ += n;
+    return p;
+  }
+  void Grow(size_t n);
+
+  std::string buffer_;  // its first size_ bytes were written; the rest is room
+  size_t size_ = 0;
 };
 
 }  // namespace mailfleet::collector

@@ -702,9 +702,7 @@ class PgStore::Ingest final : public Store::PendingIngest {
     static const std::string kCopyEvents =
         fmt::format("COPY events ({}) FROM STDIN (FORMAT binary)", EventColumns());
     constexpr size_t kChunk = 256 * 1024;  // COPY data is sent in pieces of about this size
-    std::string rows;
-    rows.reserve(kChunk + 64 * 1024);
-    BinaryCopyWriter writer(&rows);
+    BinaryCopyWriter writer(kChunk + 64 * 1024);
     writer.Header();
     CopyTimeFormatter times;
     conn_->CopyBegin(kCopyEvents);
@@ -717,9 +715,9 @@ class PgStore::Ingest final : public Store::PendingIngest {
           continue;
         }
         AppendRow(IdOf(copied++), host_, batch->source_id(), e, received_us_, writer);
-        if (rows.size() >= kChunk) {
-          conn_->CopyPut(rows);
-          rows.clear();
+        if (writer.size() >= kChunk) {
+          conn_->CopyPut(writer.written());
+          writer.Clear();
         }
         if (Derived(static_cast<parse::Kind>(e.kind()))) {
           AppendDeriveRow(++derive_count_, e, received_us_, times, &derive_rows_);
@@ -729,7 +727,7 @@ class PgStore::Ingest final : public Store::PendingIngest {
         ++st.inserted;
       }
     }
-    conn_->CopyPut(rows);
+    conn_->CopyPut(writer.written());
     conn_->CopyEnd();
   }
 

@@ -46,7 +46,7 @@ TEST(CopyTimeFormatterTest, FormatsMicrosecondsInUtcAcrossTheCachedSecond) {
   EXPECT_EQ(out.substr(0, 5), "0005-");
 }
 
-std::string Hex(const std::string& bytes) {
+std::string Hex(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : bytes) {
@@ -57,35 +57,34 @@ std::string Hex(const std::string& bytes) {
 }
 
 TEST(BinaryCopyWriterTest, WritesPostgresBinaryCopyFields) {
-  std::string out;
-  BinaryCopyWriter w(&out);
+  BinaryCopyWriter w;
   w.Header();
-  EXPECT_EQ(Hex(out),
+  EXPECT_EQ(Hex(w.written()),
             "5047434f50590aff0d0a00"
             "00000000"
             "00000000");
-  out.clear();
+  w.Clear();
   w.Row(3);
   w.Null();
   w.Int32(-2);
   w.Int64(5);
-  EXPECT_EQ(Hex(out),
+  EXPECT_EQ(Hex(w.written()),
             "0003"
             "ffffffff"
             "00000004fffffffe"
             "000000080000000000000005");
-  out.clear();
+  w.Clear();
   w.Bool(true);
   w.Float4(1.5f);
   w.Timestamp(946'684'800'000'001);  // 2000-01-01 plus 1 us: PostgreSQL's epoch
-  EXPECT_EQ(Hex(out),
+  EXPECT_EQ(Hex(w.written()),
             "0000000101"
             "000000043fc00000"
             "000000080000000000000001");
-  out.clear();
+  w.Clear();
   float delays[2] = {0.5f, 0};
   w.Float4Array(delays, 2);
-  EXPECT_EQ(Hex(out),
+  EXPECT_EQ(Hex(w.written()),
             "00000024"
             "00000001"
             "00000000"
@@ -94,12 +93,29 @@ TEST(BinaryCopyWriterTest, WritesPostgresBinaryCopyFields) {
             "00000001"
             "000000043f000000"
             "0000000400000000");
-  out.clear();
+  w.Clear();
   w.Text("ok");
   w.SafeText("\xFF");
-  EXPECT_EQ(Hex(out),
+  EXPECT_EQ(Hex(w.written()),
             "000000026f6b"
             "00000003efbfbd");
+}
+
+// Rows beyond the first capacity: the buffer grows and keeps what was written.
+TEST(BinaryCopyWriterTest, GrowsPastItsCapacityKeepingWhatWasWritten) {
+  BinaryCopyWriter w(16);
+  std::string expected;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string text(static_cast<size_t>(i % 37), static_cast<char>('a' + i % 26));
+    w.Text(text);
+    expected += Hex(std::string_view("\0\0\0", 3)) +
+                Hex(std::string(1, static_cast<char>(text.size()))) + Hex(text);
+  }
+  EXPECT_EQ(Hex(w.written()), expected);
+  w.Clear();
+  EXPECT_EQ(w.size(), 0u);
+  w.Null();
+  EXPECT_EQ(Hex(w.written()), "ffffffff");
 }
 
 }  // namespace
