@@ -317,7 +317,7 @@ TEST_F(IngestTest, FollowingShowsOnlyLaterLinesOnce) {
   auto cursor = store_->StartFollow();
   ASSERT_TRUE(cursor.ok()) << cursor.status();
   EXPECT_TRUE(Raws(store_->FollowEvents({}, &*cursor)).empty());
-  // A gap of 50,000 ids, as a large rolled-back batch leaves.
+  // A gap in the ids, as batches that rolled back leave: 50,000 blocks of them.
   QueryOne("SELECT count(nextval('events_id_seq')) FROM generate_series(1, 50000)");
   uint64_t offset = 0;
   for (int i = 0; i < 3; ++i) offset += lines[i].size() + 1;
