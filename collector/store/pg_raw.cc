@@ -55,8 +55,28 @@ RawResult RawConnection::Exec(const std::string& sql, const std::vector<std::str
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
+  return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0),
+               sql);
+}
+
+RawResult RawConnection::ExecPrepared(const std::string& sql,
+                                      const std::vector<std::string>& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = fmt::format("mf{}", prepared_.size() + 1);
+    Check(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr), sql);  // throws on failure
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  return Check(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                              values.data(), nullptr, nullptr, 0),
+               sql);
+}
+
+RawResult RawConnection::Check(PGresult* r, const std::string& sql) {
   ExecStatusType status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     std::string error = Trimmed(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 struct pg_conn;
@@ -52,6 +53,9 @@ class RawConnection {
   bool ok() const;
   // A statement with text parameters ($1, $2, ...).
   RawResult Exec(const std::string& sql, const std::vector<std::string>& params = {});
+  // The same, for a statement this connection runs again and again: prepared on first use,
+  // so later runs skip parsing and, once PostgreSQL settles on a generic plan, planning.
+  RawResult ExecPrepared(const std::string& sql, const std::vector<std::string>& params = {});
   // COPY ... FROM STDIN: Begin, Put the data in pieces of any size, then End.
   void CopyBegin(const std::string& sql);
   void CopyPut(std::string_view data);
@@ -60,7 +64,10 @@ class RawConnection {
  private:
   [[noreturn]] void Fail(const std::string& what);
 
+  RawResult Check(pg_result* r, const std::string& sql);
+
   pg_conn* conn_ = nullptr;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> its statement's name
 };
 
 }  // namespace mailfleet::collector

@@ -641,18 +641,18 @@ class PgStore::Ingest final : public Store::PendingIngest {
     open_ = true;
     // Followers learn from this lock that lines with ids above the sequence's value now may
     // still commit (see FollowEvents).
-    conn_->Exec(kPublishIdFloor);
+    conn_->ExecPrepared(kPublishIdFloor);
   }
 
   // Locks every source row, in source order. With check, false when a watermark is not the
   // one the lines were chosen by; else the lines are chosen by these.
   bool LockSources(bool check) {
     for (auto& [id, st] : sources_) {
-      conn_->Exec(
+      conn_->ExecPrepared(
           "INSERT INTO log_sources (host, source_id, path) VALUES ($1, $2, $3) "
           "ON CONFLICT DO NOTHING",
           {host_, id, st.path});
-      RawResult w = conn_->Exec(
+      RawResult w = conn_->ExecPrepared(
           "SELECT watermark FROM log_sources WHERE host = $1 AND source_id = $2 FOR UPDATE",
           {host_, id});
       uint64_t watermark = std::stoull(std::string(w.Get(0, 0)));
@@ -680,8 +680,8 @@ class PgStore::Ingest final : public Store::PendingIngest {
   void ReserveIds(size_t rows) {
     id_blocks_.clear();
     if (rows == 0) return;
-    RawResult r = conn_->Exec("SELECT nextval('events_id_seq') FROM generate_series(1, $1)",
-                              {std::to_string((rows + kIdBlock - 1) / kIdBlock)});
+    RawResult r = conn_->ExecPrepared("SELECT nextval('events_id_seq') FROM generate_series(1, $1)",
+                                      {std::to_string((rows + kIdBlock - 1) / kIdBlock)});
     for (int i = 0; i < r.rows(); ++i) id_blocks_.push_back(std::stoll(std::string(r.Get(i, 0))));
   }
 
@@ -745,12 +745,12 @@ class PgStore::Ingest final : public Store::PendingIngest {
       conn_->CopyBegin(kCopyDerive);
       conn_->CopyPut(derive_rows_);
       conn_->CopyEnd();
-      for (const char* sql : kApplyDerived) conn_->Exec(sql, {host_});
+      for (const char* sql : kApplyDerived) conn_->ExecPrepared(sql, {host_});
     }
     IngestResult result;
     for (const auto& [id, st] : sources_) {
       if (st.inserted == 0 && st.duplicates == 0) continue;
-      conn_->Exec(
+      conn_->ExecPrepared(
           "UPDATE log_sources SET watermark = $3, path = $4, lines = lines + $5, "
           "duplicates = duplicates + $6, "
           "last_time = CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1e6) "
