@@ -37,8 +37,8 @@ class CopyTimeFormatter {
 // a length and its bytes (length -1: NULL); numbers big-endian. The server checks text
 // fields for valid UTF-8, so Text takes only what FitsTextColumn accepts; SafeText mends the
 // rest. The writer keeps the bytes in a buffer of its own, written into in place: a bulk
-// load writes some 60 fields a line, and a std::string append call for each took more of
-// the collector than the rest of the row.
+// load writes some 60 fields a line, and with a std::string append call for each, the
+// writing was the collector's busiest function.
 class BinaryCopyWriter {
  public:
   // With room for `capacity` bytes before the buffer grows.
@@ -81,9 +81,10 @@ class BinaryCopyWriter {
     PutBe32(p, 4);
     PutBe32(p + 4, bits);
   }
-  void Float4Array(const float* values, int n);                // real[], one dimension, no NULLs
-  void Timestamp(int64_t unix_us) {                            // timestamptz
-    constexpr int64_t kPostgresEpochUs = 946'684'800'000'000;  // 2000-01-01 UTC
+  void Float4Array(const float* values, int n);  // real[], one dimension, no NULLs
+  // timestamptz: microseconds since 2000-01-01 UTC.
+  void Timestamp(int64_t unix_us) {
+    constexpr int64_t kPostgresEpochUs = 946'684'800'000'000;
     Int64(unix_us - kPostgresEpochUs);
   }
 

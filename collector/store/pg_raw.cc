@@ -13,6 +13,14 @@ std::string Trimmed(const char* message) {
   return s;
 }
 
+// The parameters as libpq takes them.
+std::vector<const char*> CStrings(const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  return values;
+}
+
 }  // namespace
 
 RawResult::RawResult(pg_result* result) : result_(result) {}
@@ -52,9 +60,7 @@ void RawConnection::Fail(const std::string& what) {
 }
 
 RawResult RawConnection::Exec(const std::string& sql, const std::vector<std::string>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
+  std::vector<const char*> values = CStrings(params);
   return Check(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                             values.data(), nullptr, nullptr, 0),
                sql);
@@ -68,9 +74,7 @@ RawResult RawConnection::ExecPrepared(const std::string& sql,
     Check(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr), sql);  // throws on failure
     it = prepared_.emplace(sql, std::move(name)).first;
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
+  std::vector<const char*> values = CStrings(params);
   return Check(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
                               values.data(), nullptr, nullptr, 0),
                sql);
