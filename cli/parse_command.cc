@@ -84,12 +84,15 @@ struct Summary {
     auto program = e.Get(e.program);
     bool mail = program.starts_with("postfix") || program == "dovecot" ||
                 (e.host.empty() && !e.service.empty());
+    // Branches, not additions of flags: added without one, neighbouring counters are
+    // updated as one vector whose load then waits on the separate stores of the line before
+    // (a store-forwarding stall that cost about 4% of the whole parse).
     if (mail) {
       ++mail_lines;
-      mail_other += e.kind == Kind::kOther;
+      if (e.kind == Kind::kOther) ++mail_other;
     }
-    truncated += e.truncated;
-    invalid_utf8 += e.invalid_utf8;
+    if (e.truncated) ++truncated;
+    if (e.invalid_utf8) ++invalid_utf8;
   }
 
   void Print() const {
