@@ -23,10 +23,9 @@ void LogShipper::OnStreamStart() {
 
 bool LogShipper::Next(mailfleet::v1::AgentMessage* message) {
   absl::MutexLock lock(&mu_);
-  if (in_flight_.size() >= options_.window) return false;
   auto* batch = message->mutable_log_batch();
-  if (!tailer_.NextBatch(batch)) {
-    message->Clear();
+  if (in_flight_.size() >= options_.window || !tailer_.NextBatch(batch)) {
+    batch->Clear();  // keeps the events' memory for the next batch (see Uplink::RunStream)
     return false;
   }
   batch->set_batch_id(next_batch_id_++);
