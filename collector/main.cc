@@ -140,21 +140,30 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
     ready << fmt::format("{}\n", fmt::join(bound, "\n"));
   }
 
-  // Retention: drop whole day partitions past retention_days, at start and every hour.
+  // Upkeep of the events table: retention drops whole day partitions past retention_days,
+  // at start and every hour; the index's new block ranges are summarised every second.
   std::atomic<bool> stopping{false};
-  std::thread retention([&] {
-    while (!stopping) {
-      auto dropped = store->DropExpiredPartitions(std::chrono::system_clock::now());
-      if (!dropped.ok()) spdlog::warn("retention: {}", dropped.status().message());
-      if (dropped.ok() && *dropped > 0)
-        spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
-      for (int i = 0; i < 3600 && !stopping; ++i)
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::thread upkeep([&] {
+    int64_t last_warned = -3600;
+    for (int64_t second = 0; !stopping; ++second) {
+      if (second % 3600 == 0) {
+        auto dropped = store->DropExpiredPartitions(std::chrono::system_clock::now());
+        if (!dropped.ok()) spdlog::warn("retention: {}", dropped.status().message());
+        if (dropped.ok() && *dropped > 0)
+          spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
+      }
+      // Tried again in a second (a lock wait that timed out, most often); told once an hour.
+      auto summarized = store->SummarizeEvents();
+      if (!summarized.ok() && second - last_warned >= 3600) {
+        spdlog::warn("summarising the events index: {}", summarized.status().message());
+        last_warned = second;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   });
   int sig = WaitForTerminationSignal(signals);
   stopping = true;
-  retention.join();
+  upkeep.join();
   spdlog::info("signal {}: shutting down", sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server->Wait();

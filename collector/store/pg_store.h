@@ -87,6 +87,12 @@ class PgStore final : public Store {
   // Drops the day partitions older than retention_days. Returns how many went.
   absl::StatusOr<int> DropExpiredPartitions(TimePoint now);
 
+  // Summarises the filled block ranges of the events index (time, id) that have no summary
+  // yet, in every partition. Until then a time window or an id range reads those ranges
+  // whole. Returns how many were summarised. Cheap when nothing is new: the collector calls
+  // it every second.
+  absl::StatusOr<int64_t> SummarizeEvents();
+
   // Applies every migration not yet recorded in schema_migrations, in one transaction, under
   // an advisory lock (so replicas starting together do not race). A second call changes nothing.
   absl::Status Migrate();

@@ -1,8 +1,10 @@
 // Log ingest on a real PostgreSQL: COPY plus the per-source watermark in one transaction.
 #include "agent/tail/tailer.h"
 #include "collector/store/pg_store.h"
+#include "common/parse/event_json.h"
 #include "common/parse/parser.h"
 #include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/pg_test_support.h"
 
@@ -278,6 +280,70 @@ TEST_F(IngestTest, QueriesFilterByMessageIdAcrossHosts) {
   ASSERT_EQ(newest->size(), 1u);
   EXPECT_EQ((*newest)[0].fields().at("queue_id"), "BBBB22222");
   EXPECT_EQ((*newest)[0].kind(), "removed");
+}
+
+// The newest lines are looked for in ever wider windows back from now (there is no btree on
+// time): whatever the limit, filters and range, they are the ones a plain sort gives, lines
+// stamped in the future and weeks back included.
+TEST_F(IngestTest, NewestLinesAreFoundHoweverFarBackTheyLie) {
+  const int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(now_.time_since_epoch()).count();
+  const int64_t minute = 60'000'000;
+  // Minutes from now of each line: a few per window, the future, beyond a week.
+  const std::vector<int64_t> ages = {-90, 0,   0,    1,    3,    5,    12,    45,    70,   200,
+                                     400, 900, 1500, 3000, 5000, 9000, 12000, 20000, 43000};
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < ages.size(); ++i) {
+    lines.push_back(fmt::format("{} h{} postfix/qmgr[1]: {:010X}: removed",
+                                parse::FormatTimeUs(now_us - ages[i] * minute - 7), i % 2 + 1,
+                                i + 1));
+  }
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, lines), now_).ok());
+  ASSERT_EQ(QueryOne("SELECT count(*) FROM events WHERE time IS NOT NULL"),
+            std::to_string(lines.size()));
+  auto check = [&](mailfleet::v1::LogQuery q, const std::string& where) {
+    auto got = store_->QueryEvents(q);
+    ASSERT_TRUE(got.ok()) << got.status();
+    std::vector<std::string> raws;
+    for (const auto& e : *got) raws.push_back(e.raw());
+    std::string want = QueryOne(fmt::format(
+        "SELECT coalesce(string_agg(raw, '|' ORDER BY time, id), '') FROM (SELECT raw, time, id "
+        "FROM events WHERE {} ORDER BY time DESC, id DESC LIMIT {}) n",
+        where, q.limit()));
+    EXPECT_EQ(fmt::format("{}", fmt::join(raws, "|")), want)
+        << "limit " << q.limit() << " where " << where;
+  };
+  using google::protobuf::util::TimeUtil;
+  for (uint32_t limit = 1; limit <= ages.size() + 1; ++limit) {
+    mailfleet::v1::LogQuery all;
+    all.set_limit(limit);
+    check(all, "true");
+    mailfleet::v1::LogQuery host = all;
+    host.add_hosts("h2");
+    check(host, "host = 'h2'");
+    mailfleet::v1::LogQuery range = all;
+    *range.mutable_since() = TimeUtil::MicrosecondsToTimestamp(now_us - 4000 * minute);
+    *range.mutable_until() = TimeUtil::MicrosecondsToTimestamp(now_us - 30 * minute);
+    check(range, fmt::format("time >= to_timestamp({0}::bigint / 1e6) AND "
+                             "time < to_timestamp({1}::bigint / 1e6)",
+                             now_us - 4000 * minute, now_us - 30 * minute));
+  }
+}
+
+// The index's filled block ranges are summarised on request, each once.
+TEST_F(IngestTest, SummarizingTheIndexTakesEachFilledRangeOnce) {
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("big", 0, Lines(1, 20'000)), now_).ok());
+  auto all = store_->SummarizeEvents();  // autovacuum may have summarised some already
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*store_->SummarizeEvents(), 0);
+  // The first range of the lines' partition loses its summary: it alone is summarised again.
+  EXPECT_EQ(QueryOne("SELECT count(brin_desummarize_range(i.inhrelid, 0)) FROM pg_inherits i "
+                     "JOIN pg_index x ON x.indexrelid = i.inhrelid "
+                     "WHERE i.inhparent = 'events_time_id'::regclass "
+                     "AND x.indrelid = (SELECT DISTINCT tableoid FROM events)"),
+            "1");
+  EXPECT_EQ(*store_->SummarizeEvents(), 1);
+  EXPECT_EQ(*store_->SummarizeEvents(), 0);
 }
 
 // The raw lines of what a follow look returned, from the queue id on, in order.
