@@ -23,9 +23,10 @@ void LogShipper::OnStreamStart() {
 
 bool LogShipper::Next(mailfleet::v1::AgentMessage* message) {
   absl::MutexLock lock(&mu_);
+  if (in_flight_.size() >= options_.window) return false;
   auto* batch = message->mutable_log_batch();
-  if (in_flight_.size() >= options_.window || !tailer_.NextBatch(batch)) {
-    batch->Clear();  // keeps the events' memory for the next batch (see Uplink::RunStream)
+  if (!tailer_.NextBatch(batch)) {
+    message->Clear();
     return false;
   }
   batch->set_batch_id(next_batch_id_++);

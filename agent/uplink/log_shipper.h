@@ -38,7 +38,6 @@ class LogShipper {
   // A stream was (re)established: unacked batches are forgotten and read again.
   void OnStreamStart();
   // The next batch (with its batch_id) if the window has room and a source has new lines.
-  // On false, `message` holds an empty batch, not to be sent; its memory is kept for reuse.
   bool Next(mailfleet::v1::AgentMessage* message);
   void OnAck(const mailfleet::v1::Ack& ack);
   // True iff `window` batches wait for their acks.

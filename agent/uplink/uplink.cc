@@ -202,11 +202,6 @@ std::string Uplink::RunStream() {
   bool window_full = false;
   std::chrono::milliseconds linger = options_.linger;
   auto last_trim = clock_.SteadyNow();
-  // The log batch message, reused from batch to batch and round to round: its events, their
-  // lines and span lists keep their memory, where a message made for each round cost a malloc
-  // and a free for each of them (about a tenth of the agent's CPU under load). A round that
-  // sends nothing frees it, so an idle agent does not hold on to its largest batch.
-  mailfleet::v1::AgentMessage out;
   while (!broken) {
     {
       absl::MutexLock lock(&mu_);
@@ -242,6 +237,9 @@ std::string Uplink::RunStream() {
       last_round = now;
       shipper->Tick();
       window_full = false;
+      // Reused for the round's batches, then freed: kept for good, it would hold on to the
+      // largest batch ever sent (a catch-up's) while the agent idles.
+      mailfleet::v1::AgentMessage out;
       while (!broken && !window_full) {
         if (!shipper->Next(&out)) {
           window_full = shipper->WindowFull();
@@ -251,7 +249,6 @@ std::string Uplink::RunStream() {
         broken = !stream->Write(out);
         if (clock_.SteadyNow() >= next_beat) break;
       }
-      if (lines == 0) out.clear_payload();
       if (lines > 0) {
         linger = AdaptLinger(linger, lines, options_);
         absl::MutexLock lock(&stream_mu_);
