@@ -330,6 +330,41 @@ TEST_F(IngestTest, NewestLinesAreFoundHoweverFarBackTheyLie) {
   }
 }
 
+// Lines that fill only the narrow columns go in by a COPY of those, the others by one of
+// every column, after them: each line keeps every field, and ids still follow the lines.
+TEST_F(IngestTest, NarrowAndWideLinesKeepTheirFieldsAndOrder) {
+  const std::vector<std::string> lines = {
+      "Nov 29 02:57:41 h1 postfix/smtpd[11]: connect from mx.example.org[198.18.0.21]",
+      "Nov 29 02:57:41 h1 postfix/qmgr[12]: 4F2A11C0B1: from=<a@example.org>, size=2048, "
+      "nrcpt=1 (queue active)",
+      "Nov 29 02:57:42 h1 postfix/postscreen[13]: PASS OLD [198.18.0.22]:40210",
+      "Nov 29 02:57:42 h1 postfix/smtp[14]: 4F2A11C0B1: to=<b@example.net>, "
+      "relay=mx.example.net[198.18.0.23]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, "
+      "status=sent (250 2.0.0 Ok)",
+      "Nov 29 02:57:43 h1 postfix/smtpd[11]: connect from bad\xff.example[198.18.0.24]",  // not
+                                                                                          // UTF-8
+      "Nov 29 02:57:43 h1 postfix/qmgr[12]: 4F2A11C0B1: removed",
+      "Nov 29 02:57:44 h1 postfix/cleanup[15]: 5A3B22D1C2: message-id=<m1@example.org>",
+  };
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("mixed", 0, lines), now_).ok());
+  EXPECT_EQ(
+      QueryOne("SELECT string_agg(coalesce(client_ip, '-') || ' ' || "
+               "coalesce(size::text, '-') || ' ' || coalesce(relay_port::text, '-') || ' ' || "
+               "coalesce(delays::text, '-') || ' ' || coalesce(queue_id, '-') || ' ' || "
+               "(raw_bytes IS NOT NULL) || ' ' || invalid_utf8, '|' ORDER BY id) FROM events"),
+      "198.18.0.21 - - - - false false|- 2048 - - 4F2A11C0B1 false false|"
+      "198.18.0.22 - - - - false false|- - 25 {0.1,0,0.2,0.2} 4F2A11C0B1 false false|"
+      "198.18.0.24 - - - - true true|- - - - 4F2A11C0B1 false false|"
+      "- - - - 5A3B22D1C2 false false");
+  EXPECT_EQ(QueryOne("SELECT message_id FROM events WHERE queue_id = '5A3B22D1C2'"),
+            "m1@example.org");
+  EXPECT_EQ(QueryOne("SELECT count(*) FROM (SELECT id - lag(id) OVER (ORDER BY end_offset) AS step "
+                     "FROM events) s WHERE step <= 0"),
+            "0");
+  EXPECT_EQ(QueryOne("SELECT string_agg(pid::text || ' ' || service, ',' ORDER BY id) FROM events"),
+            "11 smtpd,12 qmgr,13 postscreen,14 smtp,11 smtpd,12 qmgr,15 cleanup");
+}
+
 // The index's filled block ranges are summarised on request, each once.
 TEST_F(IngestTest, SummarizingTheIndexTakesEachFilledRangeOnce) {
   ASSERT_TRUE(store_->IngestBatch("h1", Batch("big", 0, Lines(1, 20'000)), now_).ok());
