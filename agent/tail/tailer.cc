@@ -447,7 +447,7 @@ void Tailer::PruneFinished() {
   }
 }
 
-bool Tailer::NextBatch(mailfleet::v1::LogBatch* batch) {
+bool Tailer::NextBatch(WireBatch* batch) {
   batch->Clear();
   PruneFinished();
   for (auto& sp : sources_) {
@@ -458,7 +458,7 @@ bool Tailer::NextBatch(mailfleet::v1::LogBatch* batch) {
     auto on_line = [&](std::string_view line, uint64_t end, bool truncated) {
       parser_.Parse(line, &event_, s.splitter.plain());
       event_.truncated = event_.truncated || truncated;
-      EventToProto(event_, end, batch->add_events());
+      batch->Add(event_, end);
       bytes += line.size();
       s.read = end;
       ++s.lines;
@@ -478,15 +478,15 @@ bool Tailer::NextBatch(mailfleet::v1::LogBatch* batch) {
         break;
       }
       s.splitter.Feed(chunk_, on_line);
-      if (static_cast<size_t>(batch->events_size()) >= options_.max_batch_events ||
+      if (static_cast<size_t>(batch->events()) >= options_.max_batch_events ||
           bytes >= options_.max_batch_bytes) {
         break;
       }
     }
-    if (batch->events_size() > 0) {
-      batch->set_source_id(s.id);
-      batch->set_path(s.path);
-      batch->set_first_offset(first_offset);
+    if (batch->events() > 0) {
+      batch->source_id = s.id;
+      batch->path = s.path;
+      batch->first_offset = first_offset;
       return true;
     }
   }

@@ -1,4 +1,4 @@
-// The tailer: follows mail log files through rotation and turns their lines into LogBatches.
+// The tailer: follows mail log files through rotation and turns their lines into log batches.
 // Nothing is lost and the source file is the only buffer:
 // - rename rotation: the renamed file is read to its end (by its open descriptor), then the
 //   new file from its start;
@@ -24,6 +24,7 @@
 
 #include "agent/tail/checkpoint.h"
 #include "agent/tail/source_file.h"
+#include "agent/tail/wire_batch.h"
 #include "common/clock.h"
 #include "common/parse/line_splitter.h"
 #include "common/parse/parser.h"
@@ -64,8 +65,8 @@ class Tailer {
   void Scan();
 
   // Fills *batch with the next run of complete lines of one source, oldest source first.
-  // False when no source has a new complete line. Does not set batch_id.
-  bool NextBatch(mailfleet::v1::LogBatch* batch);
+  // False when no source has a new complete line.
+  bool NextBatch(WireBatch* batch);
 
   // Every line of source_id that ends at or before end_offset is stored by the collector.
   void Acked(const std::string& source_id, uint64_t end_offset);

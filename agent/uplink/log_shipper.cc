@@ -21,21 +21,17 @@ void LogShipper::OnStreamStart() {
   tailer_.Rewind();
 }
 
-bool LogShipper::Next(mailfleet::v1::AgentMessage* message) {
+int LogShipper::Next(mailfleet::v1::AgentMessage* message) {
   absl::MutexLock lock(&mu_);
-  if (in_flight_.size() >= options_.window) return false;
-  auto* batch = message->mutable_log_batch();
-  if (!tailer_.NextBatch(batch)) {
-    message->Clear();
-    return false;
-  }
-  batch->set_batch_id(next_batch_id_++);
-  const auto& last = batch->events(batch->events_size() - 1);
-  in_flight_.push_back(
-      {batch->batch_id(), batch->source_id(), last.end_offset(), batch->events_size()});
+  message->Clear();
+  if (in_flight_.size() >= options_.window || !tailer_.NextBatch(&batch_)) return 0;
+  const uint64_t batch_id = next_batch_id_++;
+  const int events = batch_.events();
+  in_flight_.push_back({batch_id, batch_.source_id, batch_.last_end_offset(), events});
   ++stats_.batches_sent;
-  stats_.events_sent += static_cast<uint64_t>(batch->events_size());
-  return true;
+  stats_.events_sent += static_cast<uint64_t>(events);
+  batch_.MoveInto(batch_id, message);
+  return events;
 }
 
 void LogShipper::OnAck(const mailfleet::v1::Ack& ack) {

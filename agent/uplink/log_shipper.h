@@ -37,8 +37,9 @@ class LogShipper {
 
   // A stream was (re)established: unacked batches are forgotten and read again.
   void OnStreamStart();
-  // The next batch (with its batch_id) if the window has room and a source has new lines.
-  bool Next(mailfleet::v1::AgentMessage* message);
+  // Makes `message` the next batch (with its batch_id) if the window has room and a source
+  // has new lines, and returns its number of lines; else 0, `message` empty.
+  int Next(mailfleet::v1::AgentMessage* message);
   void OnAck(const mailfleet::v1::Ack& ack);
   // True iff `window` batches wait for their acks.
   bool WindowFull();
@@ -63,6 +64,7 @@ class LogShipper {
   const Clock& clock_;
   absl::Mutex mu_;
   Tailer& tailer_ ABSL_GUARDED_BY(mu_);
+  WireBatch batch_ ABSL_GUARDED_BY(mu_);  // filled by the tailer, then moved into a message
   std::deque<InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   uint64_t next_batch_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;

@@ -237,15 +237,15 @@ std::string Uplink::RunStream() {
       last_round = now;
       shipper->Tick();
       window_full = false;
-      // Reused for the round's batches, then freed: kept for good, it would hold on to the
-      // largest batch ever sent (a catch-up's) while the agent idles.
+      // Each of the round's batches in turn; the last is freed with it.
       mailfleet::v1::AgentMessage out;
       while (!broken && !window_full) {
-        if (!shipper->Next(&out)) {
+        int events = shipper->Next(&out);
+        if (events == 0) {
           window_full = shipper->WindowFull();
           break;
         }
-        lines += out.log_batch().events_size();
+        lines += events;
         broken = !stream->Write(out);
         if (clock_.SteadyNow() >= next_beat) break;
       }

@@ -111,10 +111,11 @@ class TailerTest : public ::testing::Test {
   void Drain(Tailer& tailer, bool ack = true) {
     for (int round = 0; round < 3; ++round) {
       tailer.Scan();
-      mailfleet::v1::LogBatch batch;
-      while (tailer.NextBatch(&batch)) {
-        uint64_t end = collector_.Take(batch);
-        if (ack) tailer.Acked(batch.source_id(), end);
+      WireBatch wire;
+      while (tailer.NextBatch(&wire)) {
+        uint64_t end = collector_.Take(wire.ToProto());
+        EXPECT_EQ(end, wire.last_end_offset());
+        if (ack) tailer.Acked(wire.source_id, end);
       }
       clock_.Advance(std::chrono::milliseconds(1500));
     }
@@ -366,13 +367,13 @@ TEST_F(TailerTest, RewindSendsTheUnackedLinesAgain) {
   Write(log_, 1, 30);
   auto tailer = Start();
   tailer->Scan();
-  mailfleet::v1::LogBatch batch;
+  WireBatch batch;
   ASSERT_TRUE(tailer->NextBatch(&batch));
-  EXPECT_EQ(batch.events_size(), 30);
+  EXPECT_EQ(batch.events(), 30);
   tailer->Rewind();  // the stream broke before the ack
   ASSERT_TRUE(tailer->NextBatch(&batch));
-  EXPECT_EQ(batch.events_size(), 30);
-  EXPECT_EQ(batch.first_offset(), 0u);
+  EXPECT_EQ(batch.ToProto().events_size(), 30);
+  EXPECT_EQ(batch.first_offset, 0u);
 }
 
 TEST_F(TailerTest, HostileLines) {
