@@ -32,37 +32,6 @@ std::string BaseName(const std::string& path) {
 
 }  // namespace
 
-void EventToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out) {
-  out->set_end_offset(end_offset);
-  out->set_raw(e.raw);
-  out->set_time_us(e.time_us);
-  out->set_kind(static_cast<uint32_t>(e.kind));
-  out->set_severity(static_cast<uint32_t>(e.severity));
-  out->set_pid(e.pid);
-  out->set_client_port(e.client_port);
-  out->set_relay_port(e.relay_port);
-  out->set_delay(e.delay);
-  if (e.delays[0] >= 0) {
-    for (float d : e.delays) out->add_delays(d);
-  }
-  out->set_size(e.size);
-  out->set_nrcpt(e.nrcpt);
-  out->set_truncated(e.truncated);
-  out->set_invalid_utf8(e.invalid_utf8);
-  // Up to the last field the line has: most lines fill only the first few, and protobuf
-  // sizes and writes every element of the list, zeros too (sizing them alone took 12% of the
-  // agent's CPU under load). The collector reads a field past the list's end as absent.
-  size_t count = parse::kSpanFieldCount;
-  while (count > 0 && (e.*parse::kSpanFields[count - 1].member).empty()) --count;
-  auto* spans = out->mutable_spans();
-  spans->Reserve(static_cast<int>(2 * count));
-  for (size_t i = 0; i < count; ++i) {
-    const parse::Span& span = e.*parse::kSpanFields[i].member;
-    spans->AddAlreadyReserved(span.pos);
-    spans->AddAlreadyReserved(span.len);
-  }
-}
-
 struct Tailer::Source {
   std::string id;
   std::string fingerprint_hash;

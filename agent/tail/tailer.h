@@ -32,9 +32,6 @@
 
 namespace mailfleet::agent {
 
-// A parsed line as it travels to the collector: its fields, every span, its end offset.
-void EventToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out);
-
 struct TailerOptions {
   std::vector<std::string> paths;  // live log files; glob patterns allowed
   size_t max_batch_events = 2000;

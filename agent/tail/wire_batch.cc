@@ -127,6 +127,35 @@ void AppendNumber(uint32_t field, uint64_t v, std::string* out) {
 
 }  // namespace
 
+void EventToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out) {
+  out->set_end_offset(end_offset);
+  out->set_raw(e.raw);
+  out->set_time_us(e.time_us);
+  out->set_kind(static_cast<uint32_t>(e.kind));
+  out->set_severity(static_cast<uint32_t>(e.severity));
+  out->set_pid(e.pid);
+  out->set_client_port(e.client_port);
+  out->set_relay_port(e.relay_port);
+  out->set_delay(e.delay);
+  if (e.delays[0] >= 0) {
+    for (float d : e.delays) out->add_delays(d);
+  }
+  out->set_size(e.size);
+  out->set_nrcpt(e.nrcpt);
+  out->set_truncated(e.truncated);
+  out->set_invalid_utf8(e.invalid_utf8);
+  // Up to the last field the line has: most lines fill only the first few. The collector
+  // reads a field past the list's end as absent.
+  const size_t count = SpanCount(e);
+  auto* spans = out->mutable_spans();
+  spans->Reserve(static_cast<int>(2 * count));
+  for (size_t i = 0; i < count; ++i) {
+    const parse::Span& span = e.*parse::kSpanFields[i].member;
+    spans->AddAlreadyReserved(span.pos);
+    spans->AddAlreadyReserved(span.len);
+  }
+}
+
 void WireBatch::Clear() {
   bytes_.clear();
   events_ = 0;

@@ -16,6 +16,11 @@
 
 namespace mailfleet::agent {
 
+// A parsed line as it travels to the collector, as a message: its fields, its spans up to the
+// last one present, its end offset. WireBatch writes the same bytes without the message; tests
+// build their batches with this.
+void EventToProto(const parse::LogEvent& e, uint64_t end_offset, mailfleet::v1::LogEvent* out);
+
 class WireBatch {
  public:
   std::string source_id;

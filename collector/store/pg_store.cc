@@ -169,10 +169,10 @@ bool OnCharBoundaries(std::string_view raw, size_t pos, size_t len) {
   return !continuation(pos) && !continuation(pos + len);
 }
 
-// Most lines (connects, TLS, postscreen, a queue id's first words) fill only the columns of
+// Most lines (connects, TLS, postscreen, a queue id's removal) fill only the 19 columns of
 // NarrowEventColumns(): they are copied with those alone. Every column more in a COPY costs
-// the server for every row, its value NULL or not (the bench's million lines: 7-10% of the
-// COPY's time for the 27 columns such lines leave NULL).
+// the server for every row, its value NULL or not: the bench's million lines went in 7-10%
+// faster with these 19 columns than with all of the table's (alone, side by side).
 constexpr std::string_view kLastNarrowSpan = "client_ip";
 
 // The leading StoredSpans() that narrow rows have.

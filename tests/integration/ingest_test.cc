@@ -1,5 +1,5 @@
 // Log ingest on a real PostgreSQL: COPY plus the per-source watermark in one transaction.
-#include "agent/tail/tailer.h"
+#include "agent/tail/wire_batch.h"
 #include "collector/store/pg_store.h"
 #include "common/parse/event_json.h"
 #include "common/parse/parser.h"

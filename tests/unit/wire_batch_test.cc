@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <limits>
 
-#include "agent/tail/tailer.h"
 #include "common/parse/parser.h"
 #include "gtest/gtest.h"
 #include "tests/unit/corpus_cases.h"
