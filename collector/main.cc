@@ -141,7 +141,8 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
   }
 
   // Upkeep of the events table: retention drops whole day partitions past retention_days,
-  // at start and every hour; the index's new block ranges are summarised every second.
+  // at start and every hour; every second, the index's new block ranges are summarised and
+  // a partition that has rows but no statistics yet is analysed.
   std::atomic<bool> stopping{false};
   std::thread upkeep([&] {
     int64_t last_warned = -3600;
@@ -153,9 +154,10 @@ absl::Status Run(const CollectorConfig& config, const sigset_t& signals) {
           spdlog::info("retention: dropped {} day(s) of log lines", *dropped);
       }
       // Tried again in a second (a lock wait that timed out, most often); told once an hour.
-      auto summarized = store->SummarizeEvents();
-      if (!summarized.ok() && second - last_warned >= 3600) {
-        spdlog::warn("summarising the events index: {}", summarized.status().message());
+      absl::Status upkept = store->SummarizeEvents().status();
+      if (upkept.ok()) upkept = store->AnalyzeNewPartitions().status();
+      if (!upkept.ok() && second - last_warned >= 3600) {
+        spdlog::warn("events table upkeep: {}", upkept.message());
         last_warned = second;
       }
       std::this_thread::sleep_for(std::chrono::seconds(1));

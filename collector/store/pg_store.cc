@@ -1279,6 +1279,26 @@ absl::StatusOr<int64_t> PgStore::SummarizeEvents() {
   return ranges;
 }
 
+absl::StatusOr<int> PgStore::AnalyzeNewPartitions() {
+  int analysed = 0;
+  RETURN_IF_ERROR(WithConnection("analysing new log partitions", [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    // reltuples is -1 until the first ANALYZE or VACUUM; pg_relation_size is exact at once.
+    auto rows = tx.exec(
+        "SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'events'::regclass AND c.reltuples < 0 "
+        "AND pg_relation_size(c.oid) > 0");
+    tx.exec("SET LOCAL lock_timeout = '2s'");  // shared with (auto)vacuum, as in SummarizeEvents
+    for (const auto& row : rows) {
+      tx.exec(fmt::format("ANALYZE {}", row[0].c_str()));  // a regclass name, quoted as needed
+      ++analysed;
+    }
+    tx.commit();
+    return absl::OkStatus();
+  }));
+  return analysed;
+}
+
 // A reject's reason, for counting rejects by reason: the text after the SMTP code (which is
 // reject_code already) and after the rejected address, with IP addresses made "*" so that a
 // block list's rejects of many clients count as one reason.

@@ -93,6 +93,12 @@ class PgStore final : public Store {
   // it every second.
   absl::StatusOr<int64_t> SummarizeEvents();
 
+  // Analyses the events partitions that hold rows but were never analysed (nor vacuumed): a
+  // new day's partition, right after its first lines. Until then the planner has no idea of
+  // its times and scans it whole for a time window. Returns how many it analysed; cheap when
+  // there are none. Autovacuum keeps them analysed after that.
+  absl::StatusOr<int> AnalyzeNewPartitions();
+
   // Applies every migration not yet recorded in schema_migrations, in one transaction, under
   // an advisory lock (so replicas starting together do not race). A second call changes nothing.
   absl::Status Migrate();

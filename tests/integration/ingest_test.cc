@@ -330,6 +330,24 @@ TEST_F(IngestTest, NewestLinesAreFoundHoweverFarBackTheyLie) {
   }
 }
 
+// A partition with rows but no statistics is analysed once, so that the planner knows its
+// times (without them it scans the whole partition for a time window).
+TEST_F(IngestTest, NewPartitionsAreAnalysedOnce) {
+  auto none = store_->AnalyzeNewPartitions();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0);  // no rows anywhere yet
+  ASSERT_TRUE(store_->IngestBatch("h1", Batch("s", 0, Lines(1, 500)), now_).ok());
+  std::string partition = QueryOne("SELECT DISTINCT tableoid::regclass::text FROM events");
+  EXPECT_EQ(QueryOne(fmt::format("SELECT reltuples < 0 FROM pg_class WHERE oid = '{}'::regclass",
+                                 partition)),
+            "t");
+  EXPECT_EQ(*store_->AnalyzeNewPartitions(), 1);
+  EXPECT_EQ(
+      QueryOne(fmt::format("SELECT reltuples FROM pg_class WHERE oid = '{}'::regclass", partition)),
+      "500");
+  EXPECT_EQ(*store_->AnalyzeNewPartitions(), 0);
+}
+
 // Lines that fill only the narrow columns go in by a COPY of those, the others by one of
 // every column, after them: each line keeps every field, and ids still follow the lines.
 TEST_F(IngestTest, NarrowAndWideLinesKeepTheirFieldsAndOrder) {
