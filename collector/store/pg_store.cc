@@ -54,19 +54,6 @@ std::string_view SpanColumn(std::string_view field) {
   return field;
 }
 
-const std::string& EventColumns() {
-  static const std::string* columns = [] {
-    auto* c = new std::string(
-        "id, time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
-        "relay_port, delay, delays, size, nrcpt, truncated, invalid_utf8, raw, raw_bytes");
-    for (const auto& f : parse::kSpanFields) {
-      if (!SpanColumn(f.name).empty()) *c += fmt::format(", {}", SpanColumn(f.name));
-    }
-    return c;
-  }();
-  return *columns;
-}
-
 // The ids each nextval of events_id_seq reserves: its INCREMENT (0007_events_id_blocks.sql).
 constexpr size_t kIdBlock = 65536;
 
@@ -154,6 +141,23 @@ const std::vector<size_t>& StoredSpans() {
   return spans;
 }
 
+// A COPY's column list: `fixed`, then the columns of the first `spans` StoredSpans().
+std::string CopyColumns(std::string_view fixed, size_t spans) {
+  std::string columns(fixed);
+  for (size_t n = 0; n < spans; ++n) {
+    columns += fmt::format(", {}", SpanColumn(parse::kSpanFields[StoredSpans()[n]].name));
+  }
+  return columns;
+}
+
+const std::string& EventColumns() {
+  static const std::string* columns = new std::string(CopyColumns(
+      "id, time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
+      "relay_port, delay, delays, size, nrcpt, truncated, invalid_utf8, raw, raw_bytes",
+      StoredSpans().size()));
+  return *columns;
+}
+
 size_t SpanIndex(std::string_view name) {
   for (size_t i = 0; i < parse::kSpanFieldCount; ++i) {
     if (parse::kSpanFields[i].name == name) return i;
@@ -186,15 +190,10 @@ size_t NarrowSpanCount() {
 }
 
 const std::string& NarrowEventColumns() {
-  static const std::string* columns = [] {
-    auto* c = new std::string(
-        "id, time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
-        "truncated, invalid_utf8, raw");
-    for (size_t n = 0; n < NarrowSpanCount(); ++n) {
-      *c += fmt::format(", {}", SpanColumn(parse::kSpanFields[StoredSpans()[n]].name));
-    }
-    return c;
-  }();
+  static const std::string* columns = new std::string(CopyColumns(
+      "id, time, received, host, source_id, end_offset, kind, severity, pid, client_port, "
+      "truncated, invalid_utf8, raw",
+      NarrowSpanCount()));
   return *columns;
 }
 
@@ -756,8 +755,14 @@ class PgStore::Ingest final : public Store::PendingIngest {
     BinaryCopyWriter narrow(kChunk + 64 * 1024), wide(0);
     narrow.Header();
     wide.Header();
-    const size_t empty = wide.size();
+    size_t narrow_rows = 0, wide_rows = 0;
     bool copying = false;  // the narrow COPY has begun
+    auto send_narrow = [&] {
+      if (!copying) conn_->CopyBegin(kCopyNarrow);
+      copying = true;
+      conn_->CopyPut(narrow.written());
+      narrow.Clear();
+    };
     CopyTimeFormatter times;
     for (auto& [id, st] : sources_) st.high = st.start;
     for (const auto* batch : batches_) {
@@ -771,12 +776,8 @@ class PgStore::Ingest final : public Store::PendingIngest {
         const bool is_narrow = IsNarrow(e, fits);
         AppendRow(IdOf(copied++), host_, batch->source_id(), e, received_us_, fits, is_narrow,
                   is_narrow ? narrow : wide);
-        if (narrow.size() >= kChunk) {
-          if (!copying) conn_->CopyBegin(kCopyNarrow);
-          copying = true;
-          conn_->CopyPut(narrow.written());
-          narrow.Clear();
-        }
+        ++(is_narrow ? narrow_rows : wide_rows);
+        if (narrow.size() >= kChunk) send_narrow();
         if (Derived(static_cast<parse::Kind>(e.kind()))) {
           AppendDeriveRow(++derive_count_, e, received_us_, times, &derive_rows_);
         }
@@ -785,12 +786,11 @@ class PgStore::Ingest final : public Store::PendingIngest {
         ++st.inserted;
       }
     }
-    if (copying || narrow.size() > empty) {
-      if (!copying) conn_->CopyBegin(kCopyNarrow);
-      conn_->CopyPut(narrow.written());
+    if (narrow_rows > 0) {
+      send_narrow();
       conn_->CopyEnd();
     }
-    if (wide.size() > empty) {
+    if (wide_rows > 0) {
       conn_->CopyBegin(kCopyEvents);
       for (std::string_view rest = wide.written(); !rest.empty();) {
         std::string_view chunk = rest.substr(0, kChunk);
